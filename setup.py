@@ -1,0 +1,32 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="embedding-server",
+    version="0.1.0",
+    description="A sentence-embedding model server for TensorFlow models",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    package_data={"embedding_server.demo": ["data/*.txt.gz", "data/NOTICE"]},
+    install_requires=[
+        "flask>=3.0",
+        "flask-restx>=1.3",
+        "tensorflow>=2.16",
+        "numpy>=1.26",
+        "python-dotenv>=1.0",
+        "click>=8.1",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8.0",
+            "pytest-cov>=5.0",
+            "flake8>=7.0",
+            "gensim>=4.3",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["my-server-manage=embedding_server.cli:main"],
+    },
+)

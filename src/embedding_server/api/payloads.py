@@ -1,0 +1,99 @@
+"""Request bodies: parsed and checked before any serving work starts.
+
+Each problem maps to its own status: 400 for what is malformed (bad JSON,
+wrong types, unknown fields, values out of range), 413 for too much, 422 for
+well-formed input that cannot be embedded (an empty title or list).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
+
+from ..serving.signature import LONGEST_INPUT
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    title: str
+    length: int | None = None
+    parameters: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    texts: list[str]
+    length: int | None = None
+    normalize: bool = False
+
+
+def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; "
+                         f"accepted: {', '.join(sorted(allowed))}")
+    return body
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _length(body: dict[str, Any]) -> int | None:
+    value = body.get("length")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) \
+            or not 1 <= value <= LONGEST_INPUT:
+        raise BadRequest(f"'length' must be a whole number from 1 to {LONGEST_INPUT}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"{where} must be a string")
+    if not value.strip():
+        raise UnprocessableEntity(f"{where} is empty; there is nothing to embed")
+    return value
+
+
+def parse_predict(body: Any) -> PredictRequest:
+    """The seed's /predict body: a title, and optional length and keep-probabilities."""
+    body = _object(body, {"title", "length", "title_dropout", "dense_dropout"})
+    if "title" not in body:
+        raise BadRequest("'title' is required")
+    parameters = {}
+    for key in ("title_dropout", "dense_dropout"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if not _is_number(value) or not 0 < value <= 1:
+            raise BadRequest(f"'{key}' must be a number in (0, 1] "
+                             "(a keep-probability; 1 turns dropout off)")
+        parameters[key] = float(value)
+    return PredictRequest(title=_text(body["title"], "'title'"),
+                          length=_length(body), parameters=parameters)
+
+
+def parse_embed(body: Any, max_texts: int) -> EmbedRequest:
+    """The batch body: a list of texts, an optional length and normalize flag."""
+    body = _object(body, {"texts", "length", "normalize"})
+    texts = body.get("texts")
+    if texts is None:
+        raise BadRequest("'texts' is required (a list of strings)")
+    if not isinstance(texts, list):
+        raise BadRequest("'texts' must be a list of strings")
+    if not texts:
+        raise UnprocessableEntity("'texts' is empty; there is nothing to embed")
+    if len(texts) > max_texts:
+        raise RequestEntityTooLarge(
+            f"'texts' has {len(texts)} items; at most {max_texts} are accepted "
+            "per request (MAX_BATCH_TEXTS)")
+    checked = [_text(text, f"'texts[{i}]'") for i, text in enumerate(texts)]
+    normalize = body.get("normalize", False)
+    if not isinstance(normalize, bool):
+        raise BadRequest("'normalize' must be true or false")
+    return EmbedRequest(texts=checked, length=_length(body), normalize=normalize)

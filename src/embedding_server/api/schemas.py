@@ -1,0 +1,64 @@
+"""Swagger models of the request and response bodies (documentation only).
+
+Requests are checked by `payloads`, which gives each fault its own status;
+these models describe the same shapes for the Swagger UI and spec.
+"""
+from __future__ import annotations
+
+from flask_restx import Namespace, fields
+
+from ..serving.signature import LONGEST_INPUT
+
+
+def register_models(ns: Namespace) -> dict[str, object]:
+    error = ns.model("Error", {
+        "message": fields.String(required=True, description="what went wrong"),
+    })
+    status = ns.model("ModelStatus", {
+        "name": fields.String(required=True),
+        "state": fields.String(required=True, enum=["LOADING", "AVAILABLE", "FAILED"]),
+        "error": fields.String(description="why the model FAILED; null otherwise"),
+        "format": fields.String(description="backend format, e.g. tf1"),
+        "checkpoint_format": fields.String(description="V1 or V2"),
+        "embedding_dim": fields.Integer,
+        "max_length": fields.Integer(description="most token ids fed per text"),
+        "vocabulary_size": fields.Integer,
+        "oov_token": fields.String(description="token unknown words map to; "
+                                               "null: they are dropped"),
+        "parameters": fields.List(fields.String, description="optional request "
+                                  "parameters the model takes"),
+    })
+    status_list = ns.model("ModelList", {"models": fields.List(fields.Nested(status))})
+    predict_request = ns.model("PredictRequest", {
+        "title": fields.String(required=True, example="Hola mundo, ¿qué tal?"),
+        "length": fields.Integer(min=1, max=LONGEST_INPUT, description=(
+            "most token ids fed; a fixed-width model (bow-spanish: 20) ignores it")),
+        "title_dropout": fields.Float(description="keep-probability in (0, 1]; "
+                                      "default 1 (no dropout)"),
+        "dense_dropout": fields.Float(description="keep-probability in (0, 1]; "
+                                      "default 1 (no dropout)"),
+    })
+    prediction = ns.model("ModelPrediction", {
+        "tokenizedTitle": fields.List(fields.String, description=(
+            "tokens after out-of-vocabulary replacement, before truncation")),
+        "modelName": fields.String,
+        "modelPrediction": fields.List(fields.Float),
+    })
+    predict_response = ns.model("PredictResponse", {
+        "ModelPrediction": fields.Nested(prediction)})
+    embed_request = ns.model("EmbedRequest", {
+        "texts": fields.List(fields.String, required=True,
+                             example=["Hola mundo", "Buenos días"]),
+        "length": fields.Integer(min=1, max=LONGEST_INPUT),
+        "normalize": fields.Boolean(default=False, description="L2-normalize "
+                                    "each embedding"),
+    })
+    embed_response = ns.model("EmbedResponse", {
+        "model": fields.String,
+        "dimension": fields.Integer,
+        "embeddings": fields.List(fields.List(fields.Float)),
+        "tokens": fields.List(fields.List(fields.String)),
+    })
+    return {"error": error, "status": status, "status_list": status_list,
+            "predict_request": predict_request, "predict_response": predict_response,
+            "embed_request": embed_request, "embed_response": embed_response}

@@ -1,0 +1,48 @@
+"""The application factory: the one place config, logging, registry and API meet."""
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from flask import Flask
+
+from .api import create_blueprint
+from .api.errors import register_app_errors
+from .config import BaseConfig, load_config
+from .logs import configure_logging
+from .request_log import install_request_log
+from .serving.registry import ModelState, Registry
+from .serving.validation import ModelFiles
+
+log = logging.getLogger(__name__)
+
+
+def build_registry(config: BaseConfig) -> Registry:
+    """A registry of the configured models, loaded (failures recorded, not raised)."""
+    registry = Registry(config.MODELS_BASE_DIR, config.MODEL_NAMES,
+                        ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN)
+    registry.load_all()
+    return registry
+
+
+def create_app(config: BaseConfig | Mapping[str, str] | None = None,
+               registry: Registry | None = None) -> Flask:
+    """A new app; `config` is a config object, a mapping of variables, or
+    None for the process environment (over ./.env)."""
+    if not isinstance(config, BaseConfig):
+        config = load_config(config)
+    configure_logging(config.LOG_LEVEL, config.LOG_FILE, config.CONSOLE_LOG)
+    app = Flask(__name__)
+    app.config.from_mapping(config.as_dict())
+    app.json.sort_keys = False
+    if registry is None:
+        registry = build_registry(config)
+    app.extensions["registry"] = registry
+    available = [e.name for e in registry.entries() if e.state is ModelState.AVAILABLE]
+    level = logging.INFO if len(available) == len(registry.names()) else logging.WARNING
+    log.log(level, "serving %d of %d configured models: %s", len(available),
+            len(registry.names()), ", ".join(available) or "none")
+    install_request_log(app)
+    register_app_errors(app)
+    app.register_blueprint(create_blueprint())
+    return app

@@ -1,0 +1,103 @@
+"""`my-server-manage`: run the server, check models, build the demo models."""
+from __future__ import annotations
+
+import sys
+import sysconfig
+
+import click
+
+from .config import ConfigError, load_config
+
+
+def _config():
+    try:
+        return load_config()
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Manage the sentence-embedding server.
+
+    Options come from environment variables, over a .env file in the working
+    directory (see the `env` template).
+    """
+
+
+@main.command()
+@click.option("--host", help="address to bind [default: HOST, 127.0.0.1]")
+@click.option("--port", type=int, help="port to bind [default: PORT, 5000]")
+def run(host: str | None, port: int | None) -> None:
+    """Run Flask's server; debugger and auto-reload only in development."""
+    from werkzeug.serving import is_running_from_reloader, run_simple
+
+    from .app import create_app
+
+    config = _config()
+    debug = bool(config.DEBUG)
+    if debug and not is_running_from_reloader():
+        # The reloader's parent only watches files and restarts the child;
+        # loading models there would double start-up time and memory.
+        app = _placeholder_app
+    else:
+        app = create_app(config)
+    run_simple(host or config.HOST, config.PORT if port is None else port, app,
+               use_reloader=debug, use_debugger=debug, threaded=True,
+               reloader_type="stat", exclude_patterns=_library_paths())
+
+
+def _placeholder_app(environ, start_response):  # pragma: no cover - never served
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting\n"]
+
+
+def _library_paths() -> list[str]:
+    """Installed libraries (TensorFlow's thousands of files) need no watching."""
+    paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib",
+                                                    "purelib", "platlib")}
+    return [path + "/*" for path in paths]
+
+
+def _load_registry():
+    from .app import build_registry
+    return build_registry(_config())
+
+
+@main.command()
+def check() -> None:
+    """Validate and load every configured model; exit 1 if any failed."""
+    registry = _load_registry()
+    failed = False
+    for entry in registry.entries():
+        click.echo(f"{entry.name}: {entry.state.value}")
+        if entry.problems:
+            failed = True
+            for problem in entry.problems:
+                click.echo(f"  - {problem}")
+    registry.close()
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+def models() -> None:
+    """List the configured models and their states."""
+    registry = _load_registry()
+    for entry in registry.entries():
+        status = entry.status()
+        detail = (f"dim={status['embedding_dim']} max_length={status['max_length']} "
+                  f"vocabulary={status['vocabulary_size']}"
+                  if entry.servable else entry.error)
+        click.echo(f"{entry.name}\t{entry.state.value}\t{detail}")
+    registry.close()
+
+
+@main.command("build-demo-models")
+@click.argument("directory", required=False)
+def build_demo_models_command(directory: str | None) -> None:
+    """Write the demo models into DIRECTORY [default: MODELS_BASE_DIR]."""
+    from .demo.builders import build_demo_models
+
+    target = directory or _config().MODELS_BASE_DIR
+    for path in build_demo_models(target):
+        click.echo(f"built {path}")

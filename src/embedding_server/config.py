@@ -1,0 +1,201 @@
+"""Configuration: every option comes from an environment variable, parsed once.
+
+The seed's variable names are kept. Each environment (development, testing,
+production) is a class over a common base: the environment supplies defaults
+that the operator may override, except the few it forces for safety.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A variable has a value that cannot be used; the message names it."""
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true/false, yes/no, on/off or 1/0")
+
+
+def parse_positive_int(raw: str) -> int:
+    value = int(raw.strip())
+    if value < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return value
+
+
+def parse_port(raw: str) -> int:
+    value = int(raw.strip())
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a port number from 0 to 65535")
+    return value
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def parse_log_level(raw: str) -> int:
+    value = raw.strip().upper()
+    if value.isdigit():
+        return int(value)
+    level = logging.getLevelName(value)
+    if not isinstance(level, int):
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+def parse_environment(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ValueError("expected one of " + ", ".join(ENVIRONMENTS))
+    return value
+
+
+def parse_model_files(raw: str) -> tuple[str, ...]:
+    files = parse_list(raw)
+    if len(files) != 4:
+        raise ValueError(
+            "expected four comma-separated names, in the order: checkpoint "
+            "prefix, network config, meta graph, word mapping")
+    return files
+
+
+@dataclass(frozen=True)
+class Option:
+    """One environment variable: its parser, its default and what it is for."""
+    name: str
+    parse: Callable[[str], Any]
+    default: str
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("FLASK_ENV", parse_environment, "production",
+           "development, testing or production; selects the defaults below"),
+    Option("SECRET_KEY", str, "my_precious_secret_key",
+           "Flask secret key; set your own outside development"),
+    Option("DEBUG", parse_bool, "",
+           "Flask debugger and auto-reload (never on in production)"),
+    Option("LOG_FILE", str, "api.log",
+           "log file path; empty disables the file log"),
+    Option("LOG_LEVEL", parse_log_level, "",
+           "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    Option("CONSOLE_LOG", parse_bool, "",
+           "also log to the console (stderr)"),
+    Option("MODELS_BASE_DIR", str, "models",
+           "directory holding one sub-directory per model"),
+    Option("MODEL_NAMES", parse_list, "bow-spanish,lstm-multilingual",
+           "comma-separated models to serve (sub-directories of MODELS_BASE_DIR)"),
+    Option("MODEL_FILES", parse_model_files,
+           "tensorflow_model,net_config.json,tensorflow_model.meta,word_mapping.json",
+           "file names inside a model directory: checkpoint prefix, network "
+           "config, meta graph, word mapping (in that order)"),
+    Option("OOV_TOKEN", str, "<OOV>",
+           "token unknown words map to, when the vocabulary has it"),
+    Option("MAX_CONTENT_LENGTH", parse_positive_int, str(2 * 1024 * 1024),
+           "largest request body accepted, in bytes (larger: 413)"),
+    Option("MAX_BATCH_TEXTS", parse_positive_int, "256",
+           "most texts accepted in one /embed request (more: 413)"),
+    Option("HOST", str, "127.0.0.1", "address `my-server-manage run` binds"),
+    Option("PORT", parse_port, "5000", "port `my-server-manage run` binds"),
+)
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+def read_environment(environ: Mapping[str, str] | None = None,
+                     dotenv_path: str = ".env") -> dict[str, str]:
+    """Variables from `environ` (default: the process), over a `.env` file.
+
+    Already-set variables win over the file, as python-dotenv's loader does;
+    the file is only read, never copied into os.environ.
+    """
+    if environ is None:
+        environ = os.environ
+    values = {key: value for key, value in dotenv_values(dotenv_path).items()
+              if value is not None} if os.path.isfile(dotenv_path) else {}
+    values.update(environ)
+    return values
+
+
+class BaseConfig:
+    """Options parsed from the environment; environments refine the defaults."""
+
+    #: Defaults for options whose base default is empty, per environment.
+    ENVIRONMENT_DEFAULTS: Mapping[str, str] = {
+        "DEBUG": "false", "LOG_LEVEL": "INFO", "CONSOLE_LOG": "true"}
+    #: Values this environment forces whatever the variables say.
+    FORCED: Mapping[str, Any] = {}
+    TESTING = False
+    PROPAGATE_EXCEPTIONS = False
+    RESTX_MASK_SWAGGER = False
+    ERROR_404_HELP = False
+
+    def __init__(self, environ: Mapping[str, str]):
+        for option in OPTIONS:
+            raw = environ.get(option.name, "")
+            if raw.strip() == "":
+                raw = self.ENVIRONMENT_DEFAULTS.get(option.name, option.default)
+            try:
+                value = option.parse(raw)
+            except ValueError as error:
+                raise ConfigError(
+                    f"{option.name}={raw!r} is not valid: {error}") from None
+            setattr(self, option.name, value)
+        for name, value in self.FORCED.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The upper-case settings, as Flask's `config.from_mapping` takes them."""
+        return {name: getattr(self, name) for name in dir(self)
+                if name.isupper() and name not in ("ENVIRONMENT_DEFAULTS", "FORCED")}
+
+
+class DevelopmentConfig(BaseConfig):
+    ENVIRONMENT_DEFAULTS = {
+        "DEBUG": "true", "LOG_LEVEL": "DEBUG", "CONSOLE_LOG": "true"}
+
+
+class TestingConfig(BaseConfig):
+    ENVIRONMENT_DEFAULTS = {
+        "DEBUG": "false", "LOG_LEVEL": "INFO", "CONSOLE_LOG": "true"}
+    FORCED = {"TESTING": True}
+
+
+class ProductionConfig(BaseConfig):
+    ENVIRONMENT_DEFAULTS = {
+        "DEBUG": "false", "LOG_LEVEL": "WARNING", "CONSOLE_LOG": "false"}
+    # The debugger runs arbitrary code for whoever reaches it.
+    FORCED = {"DEBUG": False}
+
+
+CONFIG_CLASSES: Mapping[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> BaseConfig:
+    """The configuration for the environment named by FLASK_ENV.
+
+    With no mapping given, reads the process environment over `./.env`.
+    """
+    values = read_environment() if environ is None else dict(environ)
+    raw_env = values.get("FLASK_ENV", "").strip() or "production"
+    try:
+        env_name = parse_environment(raw_env)
+    except ValueError as error:
+        raise ConfigError(f"FLASK_ENV={raw_env!r} is not valid: {error}") from None
+    return CONFIG_CLASSES[env_name](values)

@@ -1,0 +1,103 @@
+"""Text to token ids: the tokenizer and the vocabulary.
+
+The tokenizer follows gensim's `simple_preprocess` rule for rule, so the
+server sees words exactly as the models' training pipeline did, without
+importing gensim at run time.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+# gensim.utils.PAT_ALPHABETIC: runs of word characters that are not digits.
+_WORD = re.compile(r"(?:(?!\d)\w)+")
+MIN_TOKEN_CHARS = 2
+MAX_TOKEN_CHARS = 15
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens of 2 to 15 characters not starting with '_'."""
+    return [token for token in _WORD.findall(text.lower())
+            if MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS
+            and token[0] != "_"]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A batch of texts as the model's input.
+
+    `tokens` are the tokens after OOV replacement and before truncation (what
+    the seed returned as `tokenizedTitle`); `ids` is padded with 0 at the end.
+    """
+    tokens: list[list[str]]
+    ids: np.ndarray
+    lengths: np.ndarray
+
+
+class Vocabulary:
+    """Word to id lookups; unknown words become the OOV token or are dropped."""
+
+    def __init__(self, mapping: Mapping[str, int], oov_token: str | None):
+        self._ids = dict(mapping)
+        self.oov_token = oov_token if oov_token in self._ids else None
+        self._oov_id = self._ids[oov_token] if self.oov_token else None
+        self.max_id = max(self._ids.values(), default=0)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def lookup(self, tokens: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Tokens with unknown words replaced (or dropped), and their ids."""
+        ids_of = self._ids
+        kept: list[str] = []
+        ids: list[int] = []
+        for token in tokens:
+            token_id = ids_of.get(token)
+            if token_id is None:
+                if self._oov_id is None:
+                    continue
+                token, token_id = self.oov_token, self._oov_id
+            kept.append(token)
+            ids.append(token_id)
+        return kept, ids
+
+
+def truncate(ids: list[int], max_length: int, truncating: str) -> list[int]:
+    """At most `max_length` ids, cut as Keras' `pad_sequences` cuts.
+
+    truncating='pre' drops ids from the start (keeps the last ones, the
+    seed's behaviour); 'post' drops them from the end.
+    """
+    if len(ids) <= max_length:
+        return ids
+    return ids[-max_length:] if truncating == "pre" else ids[:max_length]
+
+
+def pad(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
+    """Rows padded at the end with 0 (the padding id) to `width` columns."""
+    batch = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        batch[i, :len(row)] = row
+    return batch
+
+
+def encode(texts: Sequence[str], vocabulary: Vocabulary, max_length: int,
+           truncating: str, fixed_width: int | None) -> Encoded:
+    """Tokenize, look up, truncate and pad a batch of texts.
+
+    `fixed_width` is the model's static input length, when it has one;
+    otherwise the batch is padded to its longest row.
+    """
+    tokens: list[list[str]] = []
+    rows: list[list[int]] = []
+    for text in texts:
+        kept, ids = vocabulary.lookup(tokenize(text))
+        tokens.append(kept)
+        rows.append(truncate(ids, max_length, truncating))
+    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64,
+                          count=len(rows))
+    width = fixed_width or max(int(lengths.max(initial=0)), 1)
+    return Encoded(tokens=tokens, ids=pad(rows, width), lengths=lengths)

@@ -1,0 +1,98 @@
+"""TF1 backend: a meta graph and checkpoint run through `tf.compat.v1`.
+
+Each model gets its own graph and session. Tensors, dtypes and the feed list
+are resolved once at load, so a request only fills arrays and calls a
+pre-built session callable.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from .signature import Signature
+
+
+class TF1Runner:
+    """Runs a batch of padded token ids through one TF1 graph."""
+
+    format = "tf1"
+
+    def __init__(self, meta_graph: Any, checkpoint_prefix: str, signature: Signature):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            saver = tf.compat.v1.train.import_meta_graph(meta_graph, clear_devices=True)
+            self.session = tf.compat.v1.Session(graph=self.graph)
+            try:
+                if saver is not None:
+                    saver.restore(self.session, checkpoint_prefix)
+                self._resolve(signature)
+            except Exception:
+                self.session.close()
+                raise
+
+    def _resolve(self, signature: Signature) -> None:
+        graph = self.graph
+        input_tensor = graph.get_tensor_by_name(signature.input)
+        self.input_dtype = input_tensor.dtype.as_numpy_dtype
+        shape = input_tensor.shape
+        static_width = shape[1] if shape.rank == 2 else None
+        self.max_length = min(signature.max_length, static_width or signature.max_length)
+        if static_width is not None:
+            self.fixed_width = static_width
+        else:
+            self.fixed_width = self.max_length if signature.pad_to_max_length else None
+
+        feed_tensors = [input_tensor]
+        self._length_dtype = None
+        if signature.sequence_length_input:
+            length_tensor = graph.get_tensor_by_name(signature.sequence_length_input)
+            self._length_dtype = length_tensor.dtype.as_numpy_dtype
+            feed_tensors.append(length_tensor)
+        self._constant_feeds: list[np.ndarray] = []
+        for name, value in signature.feeds.items():
+            tensor = graph.get_tensor_by_name(name)
+            feed_tensors.append(tensor)
+            self._constant_feeds.append(np.asarray(value, dtype=tensor.dtype.as_numpy_dtype))
+        constant_names = list(signature.feeds)
+        self._parameter_slot = {parameter: constant_names.index(tensor)
+                                for parameter, tensor in signature.parameters.items()}
+        self._run = self.session.make_callable(
+            graph.get_tensor_by_name(signature.output), feed_tensors)
+
+    def run(self, ids: np.ndarray, lengths: np.ndarray,
+            parameters: Mapping[str, float] | None = None) -> np.ndarray:
+        """Embeddings for a batch of ids, shape [batch, dim], float32."""
+        feeds: list[Any] = [ids.astype(self.input_dtype, copy=False)]
+        if self._length_dtype is not None:
+            feeds.append(lengths.astype(self._length_dtype, copy=False))
+        constants = self._constant_feeds
+        if parameters:
+            constants = list(constants)
+            for name, value in parameters.items():
+                slot = self._parameter_slot[name]
+                constants[slot] = np.asarray(value, dtype=constants[slot].dtype)
+        feeds.extend(constants)
+        return np.asarray(self._run(*feeds), dtype=np.float32)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+_NOISE = ("Graph execution error", "Detected at node", "Node:", "[[", "Original",
+          "File ", "Traceback")
+
+
+def describe_tf_error(error: BaseException) -> str:
+    """The line of a TensorFlow error that says what went wrong.
+
+    OpError messages carry node names, stack excerpts and blank lines around
+    the one sentence an operator needs.
+    """
+    message = getattr(error, "message", None) or str(error)
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith(_NOISE):
+            return line
+    return type(error).__name__
