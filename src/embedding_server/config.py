@@ -140,7 +140,7 @@ class BaseConfig:
     TESTING = False
     PROPAGATE_EXCEPTIONS = False
     RESTX_MASK_SWAGGER = False
-    ERROR_404_HELP = False
+    RESTX_ERROR_404_HELP = False
 
     def __init__(self, environ: Mapping[str, str]):
         for option in OPTIONS:

@@ -60,8 +60,9 @@ class Predict(Resource):
     @ns.response(503, "The model is not AVAILABLE", schema["error"])
     def post(self, name: str):
         """Embed one title (the seed's endpoint and response shape)."""
+        servable = registry().get(name)
         body = parse_predict(json_body())
-        result = registry().get(name).embed([body.title], body.length, body.parameters)
+        result = servable.embed([body.title], body.length, body.parameters)
         return {"ModelPrediction": {"tokenizedTitle": result.tokens[0],
                                     "modelName": name,
                                     "modelPrediction": result.vectors[0].tolist()}}
@@ -81,8 +82,8 @@ class Embed(Resource):
     @ns.response(503, "The model is not AVAILABLE", schema["error"])
     def post(self, name: str):
         """Embed a batch of texts in one model run."""
+        servable = registry().get(name)
         body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"])
-        result = registry().get(name).embed(body.texts, body.length,
-                                            normalize=body.normalize)
+        result = servable.embed(body.texts, body.length, normalize=body.normalize)
         return {"model": name, "dimension": int(result.vectors.shape[1]),
                 "embeddings": result.vectors.tolist(), "tokens": result.tokens}

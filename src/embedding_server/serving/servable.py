@@ -54,7 +54,9 @@ class Servable:
                 raise InvalidParameter(
                     f"this model does not take {', '.join(unknown)} "
                     f"(parameters it takes: {accepted})")
-        max_length = self.max_length if length is None else min(length, self.max_length)
+        max_length = self.max_length
+        if length is not None and self.runner.fixed_width is None:
+            max_length = min(length, max_length)
         encoded = encode(texts, self.vocabulary, max_length,
                          self.signature.truncating, self.runner.fixed_width)
         vectors = self.runner.run(encoded.ids, encoded.lengths, parameters)

@@ -134,7 +134,7 @@ def check_checkpoint(prefix: str, label: str, problems: list[str]) -> None:
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError) as error:
+    except Exception as error:  # the reader raises OpError, IndexError, ValueError...
         problems.append(f"checkpoint {label} cannot be read; it may be truncated "
                         f"or corrupt ({describe_tf_error(error)})")
 

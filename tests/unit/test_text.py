@@ -1,0 +1,89 @@
+import random
+
+import numpy as np
+import pytest
+from gensim.utils import simple_preprocess
+
+from embedding_server.serving.text import Vocabulary, encode, pad, tokenize, truncate
+
+FIXED_CASES = [
+    "", "   ", "123 !!!", "Hola Mundo", "¿Qué tal, señor Müller?", "ÉLAN vital",
+    "naïve café crème brûlée", "año 2024: el_año _oculto __x__", "a b cd",
+    "supercalifragilisticexpialidocious short", "fifteen_chars_x sixteen_chars_xy",
+    "emoji 😀 inside😀word 👍🏽ok", "Москва и Санкт-Петербург", "Ελληνικά κείμενα",
+    "日本語のテキスト 中文文本", "العربية نص", "mixed123abc 4you x2y", "tab\tnew\nline",
+    "İstanbul ǅemal ß straße", "ﬁne ligature", "don't can't won't", "e-mail co-op",
+    "ÀÉÎÕÜ àéîõü", "x_y _xy xy_", "١٢٣ arabic digits ٤٥", "ⅷ roman Ⅻ", "²³ super",
+]
+ALPHABET = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" "áéíóúñüçàèìòùâêîôûäëïöÄÖÜßøæ"
+            "0123456789_" "        " ".,;:!?¿¡'\"-()[]{}/\\@#$%&*+=<>|~`^"
+            "😀👍🏽🎉❤️" "дфгхжшщыэюя" "αβγδεζηθ" "日本語中文" "عربي" "한국어" "\t\n" "٣٤")
+
+
+def varied_strings(count: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    strings = []
+    for _ in range(count):
+        words = []
+        for _ in range(rng.randint(0, 12)):
+            length = rng.choice([1, 2, 3, 5, 8, 14, 15, 16, 20, 30])
+            words.append("".join(rng.choice(ALPHABET) for _ in range(length)))
+        strings.append(rng.choice([" ", "  ", "-", ", "]).join(words))
+    return strings
+
+
+@pytest.mark.parametrize("text", FIXED_CASES + varied_strings(400))
+def test_tokenizer_matches_gensim_simple_preprocess(text):
+    assert tokenize(text) == simple_preprocess(text)
+
+
+def test_tokenizer_rules():
+    assert tokenize("Hola, MUNDO! a año2024 _x __init__ fifteenletterss sixteenletterszz") == [
+        "hola", "mundo", "año", "fifteenletterss"]
+
+
+VOCAB = {"<OOV>": 1, "hola": 2, "mundo": 3, "que": 4}
+
+
+def test_vocabulary_replaces_unknown_words_with_oov_token():
+    vocabulary = Vocabulary(VOCAB, "<OOV>")
+    assert vocabulary.lookup(["hola", "xyz", "mundo"]) == (
+        ["hola", "<OOV>", "mundo"], [2, 1, 3])
+    assert vocabulary.oov_token == "<OOV>"
+    assert vocabulary.max_id == 4
+    assert len(vocabulary) == 4
+
+
+def test_vocabulary_drops_unknown_words_without_oov_token():
+    vocabulary = Vocabulary({"hola": 2}, "<OOV>")
+    assert vocabulary.oov_token is None
+    assert vocabulary.lookup(["hola", "xyz"]) == (["hola"], [2])
+
+
+def test_truncate_keeps_last_ids_for_pre_and_first_for_post():
+    ids = list(range(1, 26))
+    assert truncate(ids, 20, "pre") == list(range(6, 26))
+    assert truncate(ids, 20, "post") == list(range(1, 21))
+    assert truncate([1, 2], 20, "pre") == [1, 2]
+
+
+def test_pad_fills_with_zero_at_the_end():
+    assert pad([[3, 4], [5]], 3).tolist() == [[3, 4, 0], [5, 0, 0]]
+
+
+def test_encode_fixed_width_and_tokens_before_truncation():
+    vocabulary = Vocabulary(VOCAB, "<OOV>")
+    text = " ".join(["hola"] * 3 + ["mundo"] * 3)
+    encoded = encode([text, "xyz 123"], vocabulary, 4, "pre", fixed_width=4)
+    assert encoded.tokens[0] == ["hola"] * 3 + ["mundo"] * 3
+    assert encoded.ids.tolist() == [[2, 3, 3, 3], [1, 0, 0, 0]]
+    assert encoded.lengths.tolist() == [4, 1]
+
+
+def test_encode_pads_to_longest_row_without_fixed_width():
+    vocabulary = Vocabulary(VOCAB, None)
+    encoded = encode(["hola mundo que", "hola", "!!!"], vocabulary, 2000, "post", None)
+    assert encoded.ids.shape == (3, 3)
+    assert encoded.lengths.tolist() == [3, 1, 0]
+    empty = encode(["!!!"], vocabulary, 2000, "post", None)
+    assert empty.ids.shape == (1, 1) and np.all(empty.ids == 0)
