@@ -1,0 +1,165 @@
+"""The `my-server-manage` CLI: in-process for its commands' output and exit
+codes, and as real processes for `run`, each bounded in time and stopped."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from embedding_server.cli import main
+from tests.conftest import ROOT, copy_model, test_environ
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 90
+
+
+def invoke(args, environ):
+    return CliRunner().invoke(main, args, env=environ, catch_exceptions=False)
+
+
+def test_help_on_every_command():
+    for args in ([], ["run"], ["check"], ["models"], ["build-demo-models"]):
+        result = CliRunner().invoke(main, args + ["--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_check_passes_on_the_demo_models(models_dir, tmp_path):
+    result = invoke(["check"], test_environ(models_dir, tmp_path / "log"))
+    assert result.exit_code == 0, result.output
+    assert "bow-spanish: AVAILABLE" in result.output
+    assert "lstm-multilingual: AVAILABLE" in result.output
+
+
+def test_check_fails_and_lists_every_problem(models_dir, tmp_path):
+    broken = copy_model(models_dir, "bow-spanish", tmp_path / "m" / "bow-spanish")
+    os.remove(broken / "tensorflow_model.meta")
+    (broken / "word_mapping.json").write_text("[]")
+    result = invoke(["check"], test_environ(tmp_path / "m", tmp_path / "log",
+                                            MODEL_NAMES="bow-spanish,absent"))
+    assert result.exit_code == 1
+    assert "bow-spanish: FAILED" in result.output
+    assert "  - missing file 'tensorflow_model.meta'" in result.output
+    assert "  - word_mapping.json must be a JSON object" in result.output
+    assert "absent: FAILED" in result.output
+
+
+def test_models_lists_states(models_dir, tmp_path):
+    result = invoke(["models"], test_environ(models_dir, tmp_path / "log",
+                                             MODEL_NAMES="bow-spanish,absent"))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith("bow-spanish\tAVAILABLE\tdim=300 max_length=20")
+    assert lines[1].startswith("absent\tFAILED\tmodel directory")
+
+
+def test_malformed_variable_is_a_usage_error(tmp_path):
+    result = invoke(["check"], {"MAX_BATCH_TEXTS": "lots"})
+    assert result.exit_code == 2
+    assert "MAX_BATCH_TEXTS='lots' is not valid" in result.output
+
+
+def test_build_demo_models_is_deterministic_and_servable(tmp_path, models_dir):
+    result = invoke(["build-demo-models", str(tmp_path / "a")], {})
+    assert result.exit_code == 0, result.output
+    assert "built" in result.output
+    for name in ("bow-spanish", "lstm-multilingual"):
+        for file_name in ("tensorflow_model.meta", "net_config.json", "word_mapping.json"):
+            assert (tmp_path / "a" / name / file_name).is_file()
+    # Same seeds, same weights: the checkpoint bytes match the session's build.
+    for name, data in (("bow-spanish", "tensorflow_model"),
+                       ("lstm-multilingual", "tensorflow_model.data-00000-of-00001")):
+        assert (tmp_path / "a" / name / data).read_bytes() == (models_dir / name / data).read_bytes()
+    config = json.loads((tmp_path / "a" / "bow-spanish" / "net_config.json").read_text())
+    assert "serving" not in config and config["embedding_size"] == 300
+
+
+def test_build_demo_models_defaults_to_models_base_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELS_BASE_DIR", str(tmp_path / "base"))
+    result = CliRunner().invoke(main, ["build-demo-models"])
+    assert result.exit_code == 0
+    assert (tmp_path / "base" / "bow-spanish" / "tensorflow_model").is_file()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen) -> bytes:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    raise AssertionError(f"no answer from {url} within {START_TIMEOUT}s")
+
+
+def post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def start(command: list[str], environ: dict[str, str], cwd: Path) -> subprocess.Popen:
+    # A session of its own, so the reloader's child is stopped with its parent.
+    return subprocess.Popen(command, env={**os.environ, **environ}, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.stdout.read().decode(errors="replace")
+
+
+@pytest.mark.parametrize("flask_env", ["testing", "development"])
+def test_run_serves_on_a_free_port(models_dir, tmp_path, flask_env):
+    port = free_port()
+    environ = test_environ(models_dir, tmp_path / "api.log", FLASK_ENV=flask_env)
+    process = start([str(BIN / "my-server-manage"), "run", "--port", str(port)],
+                    environ, tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        models = json.loads(wait_for(base + "/models", process))["models"]
+        assert {m["state"] for m in models} == {"AVAILABLE"}
+        result = post_json(base + "/models/bow-spanish/predict", {"title": "hola mundo"})
+        assert result["ModelPrediction"]["tokenizedTitle"] == ["hola", "mundo"]
+    finally:
+        output = stop(process)
+    if flask_env == "development":
+        assert "Debugger is active" in output
+    assert "Traceback" not in output
+
+
+def test_dotenv_file_with_the_seed_script(models_dir, tmp_path):
+    env_file = tmp_path / ".env_test"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in test_environ(
+        models_dir, tmp_path / "api.log").items()))
+    process = subprocess.run(
+        [str(BIN / "dotenv"), "-f", str(env_file), "run", sys.executable,
+         str(ROOT / "scripts" / "manage.py"), "check"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert "bow-spanish: AVAILABLE" in process.stdout
