@@ -78,7 +78,8 @@ def test_build_demo_models_is_deterministic_and_servable(tmp_path, models_dir):
     # Same seeds, same weights: the checkpoint bytes match the session's build.
     for name, data in (("bow-spanish", "tensorflow_model"),
                        ("lstm-multilingual", "tensorflow_model.data-00000-of-00001")):
-        assert (tmp_path / "a" / name / data).read_bytes() == (models_dir / name / data).read_bytes()
+        built = (tmp_path / "a" / name / data).read_bytes()
+        assert built == (models_dir / name / data).read_bytes()
     config = json.loads((tmp_path / "a" / "bow-spanish" / "net_config.json").read_text())
     assert "serving" not in config and config["embedding_size"] == 300
 
