@@ -35,6 +35,7 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None,
     app = Flask(__name__)
     app.config.from_mapping(config.as_dict())
     app.json.sort_keys = False
+    app.json.ensure_ascii = False
     if registry is None:
         registry = build_registry(config)
     app.extensions["registry"] = registry

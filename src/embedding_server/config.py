@@ -140,6 +140,8 @@ class BaseConfig:
     TESTING = False
     PROPAGATE_EXCEPTIONS = False
     RESTX_MASK_SWAGGER = False
+    # Tokens in Spanish, French, German... read as themselves, not \u escapes.
+    RESTX_JSON = {"ensure_ascii": False}
     RESTX_ERROR_404_HELP = False
 
     def __init__(self, environ: Mapping[str, str]):

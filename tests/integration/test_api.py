@@ -52,6 +52,7 @@ def test_predict_seed_shape(client):
     result = response.get_json()["ModelPrediction"]
     assert result["modelName"] == "bow-spanish"
     assert result["tokenizedTitle"] == ["hola", "mundo", "qué", "tal", "<OOV>"]
+    assert '"qué"' in response.get_data(as_text=True)  # not "qu\u00e9"
     assert len(result["modelPrediction"]) == 300
     assert all(isinstance(x, float) for x in result["modelPrediction"])
 
