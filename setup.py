@@ -17,6 +17,9 @@ setup(
         "numpy>=1.26",
         "python-dotenv>=1.0",
         "click>=8.1",
+        "orjson>=3.9",
+        "gunicorn>=22.0",
+        "gevent>=24.2",
     ],
     extras_require={
         "test": [

@@ -11,6 +11,7 @@ from .api.errors import register_app_errors
 from .config import BaseConfig, load_config
 from .logs import configure_logging
 from .request_log import install_request_log
+from .serving.batching import BatchPolicy
 from .serving.registry import ModelState, Registry
 from .serving.validation import ModelFiles
 
@@ -19,8 +20,13 @@ log = logging.getLogger(__name__)
 
 def build_registry(config: BaseConfig) -> Registry:
     """A registry of the configured models, loaded (failures recorded, not raised)."""
+    policy = BatchPolicy(enabled=config.BATCHING, max_size=config.BATCH_MAX_SIZE,
+                         timeout_s=config.BATCH_TIMEOUT_MS / 1000,
+                         max_queue=config.MAX_QUEUE,
+                         request_timeout_s=config.REQUEST_TIMEOUT_MS / 1000)
     registry = Registry(config.MODELS_BASE_DIR, config.MODEL_NAMES,
-                        ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN)
+                        ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN,
+                        policy, config.TF_THREADS)
     registry.load_all()
     return registry
 

@@ -7,6 +7,7 @@ import sysconfig
 import click
 
 from .config import ConfigError, load_config
+from .server import WORKER_CLASSES
 
 
 def _config():
@@ -45,6 +46,34 @@ def run(host: str | None, port: int | None) -> None:
     run_simple(host or config.HOST, config.PORT if port is None else port, app,
                use_reloader=debug, use_debugger=debug, threaded=True,
                reloader_type="stat", exclude_patterns=_library_paths())
+
+
+@main.command()
+@click.option("--host", help="address to bind [default: HOST, 127.0.0.1]")
+@click.option("--port", type=int, help="port to bind [default: PORT, 5000]")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="worker processes [default: WORKERS, else one per CPU core]")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="threads per worker, gthread only [default: THREADS]")
+@click.option("--timeout", type=click.IntRange(min=1),
+              help="worker and graceful-shutdown timeout, seconds "
+                   "[default: WORKER_TIMEOUT]")
+@click.option("--worker-class", type=click.Choice(WORKER_CLASSES),
+              default=WORKER_CLASSES[0], show_default=True,
+              help="gunicorn worker class (see README, Performance)")
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
+          timeout: int | None, worker_class: str) -> None:
+    """Run the production server (gunicorn; models loaded in each worker)."""
+    from .server import ServeOptions, default_workers, serve as run_server
+
+    config = _config()
+    run_server(config, ServeOptions(
+        host=host or config.HOST,
+        port=config.PORT if port is None else port,
+        workers=workers or config.WORKERS or default_workers(),
+        threads=threads or config.THREADS,
+        timeout=timeout or config.WORKER_TIMEOUT,
+        worker_class=worker_class))
 
 
 def _placeholder_app(environ, start_response):  # pragma: no cover - never served

@@ -41,6 +41,20 @@ def parse_port(raw: str) -> int:
     return value
 
 
+def parse_non_negative_int(raw: str) -> int:
+    value = int(raw.strip())
+    if value < 0:
+        raise ValueError("expected a whole number of at least 0")
+    return value
+
+
+def parse_non_negative_float(raw: str) -> float:
+    value = float(raw.strip())
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a finite number of at least 0")
+    return value
+
+
 def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -107,8 +121,27 @@ OPTIONS: tuple[Option, ...] = (
            "largest request body accepted, in bytes (larger: 413)"),
     Option("MAX_BATCH_TEXTS", parse_positive_int, "256",
            "most texts accepted in one /embed request (more: 413)"),
-    Option("HOST", str, "127.0.0.1", "address `my-server-manage run` binds"),
-    Option("PORT", parse_port, "5000", "port `my-server-manage run` binds"),
+    Option("BATCHING", parse_bool, "true",
+           "coalesce concurrent requests' texts into one model run"),
+    Option("BATCH_MAX_SIZE", parse_positive_int, "64",
+           "most texts in one batched model run"),
+    Option("BATCH_TIMEOUT_MS", parse_non_negative_float, "0",
+           "how long a batch waits for more texts before it runs, in ms"),
+    Option("MAX_QUEUE", parse_positive_int, "256",
+           "most requests waiting per model and worker (more: 429)"),
+    Option("REQUEST_TIMEOUT_MS", parse_positive_int, "10000",
+           "longest a request waits for its model, in ms (then 503)"),
+    Option("TF_THREADS", parse_non_negative_int, "0",
+           "TensorFlow threads per model session; 0: TensorFlow decides"),
+    Option("HOST", str, "127.0.0.1", "address `run` and `serve` bind"),
+    Option("PORT", parse_port, "5000", "port `run` and `serve` bind"),
+    Option("WORKERS", parse_non_negative_int, "0",
+           "`serve` worker processes; 0: one per CPU core"),
+    Option("THREADS", parse_positive_int, "8",
+           "`serve` threads per worker (gthread worker class only)"),
+    Option("WORKER_TIMEOUT", parse_positive_int, "60",
+           "`serve`: seconds a silent worker lives before it is restarted, "
+           "and the graceful shutdown time"),
 )
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -140,8 +173,6 @@ class BaseConfig:
     TESTING = False
     PROPAGATE_EXCEPTIONS = False
     RESTX_MASK_SWAGGER = False
-    # Tokens in Spanish, French, German... read as themselves, not \u escapes.
-    RESTX_JSON = {"ensure_ascii": False}
     RESTX_ERROR_404_HELP = False
 
     def __init__(self, environ: Mapping[str, str]):

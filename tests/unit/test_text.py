@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gensim.utils import simple_preprocess
 
-from embedding_server.serving.text import Vocabulary, encode, pad, tokenize, truncate
+from embedding_server.serving.text import Vocabulary, encode, to_batch, tokenize, truncate
 
 FIXED_CASES = [
     "", "   ", "123 !!!", "Hola Mundo", "¿Qué tal, señor Müller?", "ÉLAN vital",
@@ -67,23 +67,25 @@ def test_truncate_keeps_last_ids_for_pre_and_first_for_post():
     assert truncate([1, 2], 20, "pre") == [1, 2]
 
 
-def test_pad_fills_with_zero_at_the_end():
-    assert pad([[3, 4], [5]], 3).tolist() == [[3, 4, 0], [5, 0, 0]]
+def test_to_batch_pads_with_zero_at_the_end():
+    ids, lengths = to_batch([[3, 4], [5]], 3)
+    assert ids.tolist() == [[3, 4, 0], [5, 0, 0]] and lengths.tolist() == [2, 1]
 
 
-def test_encode_fixed_width_and_tokens_before_truncation():
+def test_encode_truncates_and_keeps_tokens_before_truncation():
     vocabulary = Vocabulary(VOCAB, "<OOV>")
     text = " ".join(["hola"] * 3 + ["mundo"] * 3)
-    encoded = encode([text, "xyz 123"], vocabulary, 4, "pre", fixed_width=4)
-    assert encoded.tokens[0] == ["hola"] * 3 + ["mundo"] * 3
-    assert encoded.ids.tolist() == [[2, 3, 3, 3], [1, 0, 0, 0]]
-    assert encoded.lengths.tolist() == [4, 1]
+    encoded = encode([text, "xyz 123"], vocabulary, 4, "pre")
+    assert encoded.tokens == [["hola"] * 3 + ["mundo"] * 3, ["<OOV>"]]
+    assert encoded.rows == [[2, 3, 3, 3], [1]]
+    ids, lengths = to_batch(encoded.rows, 4)
+    assert ids.tolist() == [[2, 3, 3, 3], [1, 0, 0, 0]] and lengths.tolist() == [4, 1]
 
 
-def test_encode_pads_to_longest_row_without_fixed_width():
+def test_to_batch_pads_to_longest_row_without_fixed_width():
     vocabulary = Vocabulary(VOCAB, None)
-    encoded = encode(["hola mundo que", "hola", "!!!"], vocabulary, 2000, "post", None)
-    assert encoded.ids.shape == (3, 3)
-    assert encoded.lengths.tolist() == [3, 1, 0]
-    empty = encode(["!!!"], vocabulary, 2000, "post", None)
-    assert empty.ids.shape == (1, 1) and np.all(empty.ids == 0)
+    encoded = encode(["hola mundo que", "hola", "!!!"], vocabulary, 2000, "post")
+    ids, lengths = to_batch(encoded.rows, None)
+    assert ids.shape == (3, 3) and lengths.tolist() == [3, 1, 0]
+    empty, _ = to_batch([[]], None)
+    assert empty.shape == (1, 1) and np.all(empty == 0)

@@ -5,6 +5,7 @@ from flask import Blueprint
 from flask_restx import Api
 
 from .. import __version__
+from .encoding import output_json
 from .errors import register_api_errors
 from .models import ns as models_namespace
 
@@ -16,6 +17,7 @@ def create_blueprint() -> Blueprint:
     blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api = Api(blueprint, version=__version__, title="Sentence Embeddings Server",
               description="Sentence embeddings from TensorFlow models", doc="/")
+    api.representation("application/json")(output_json)
     api.add_namespace(models_namespace)
     register_api_errors(api)
     return blueprint

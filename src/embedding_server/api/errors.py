@@ -1,7 +1,8 @@
 """Every error leaves as JSON `{"message": ...}` with its proper status.
 
-Client faults keep their 4xx; anything unexpected is logged with the request
-id and answered 500 without a stack trace.
+Client faults keep their 4xx; overload is a fast 429 or 503 with Retry-After;
+anything unexpected is logged with the request id and answered 500 without a
+stack trace.
 """
 from __future__ import annotations
 
@@ -11,29 +12,44 @@ from flask import Flask, g, jsonify
 from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
-from ..serving.errors import InvalidParameter, ModelNotAvailable, ModelNotFound
+from ..serving.errors import (
+    InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
+    RequestTimedOut)
 
 log = logging.getLogger(__name__)
 
-SERVING_STATUS = {ModelNotFound: 404, ModelNotAvailable: 503, InvalidParameter: 400}
+#: Status, and headers, of each serving error.
+SERVING_ERRORS = {
+    ModelNotFound: (404, {}),
+    InvalidParameter: (400, {}),
+    QueueFull: (429, {"Retry-After": "1"}),
+    RequestTimedOut: (503, {"Retry-After": "1"}),
+    ModelNotAvailable: (503, {}),
+}
 
 
-def internal_error_message() -> str:
+def server_fault_message(error: BaseException) -> str:
+    """Log a server fault with its traceback; the client gets only the request id."""
     request_id = g.get("request_id", "unknown")
-    log.exception("unhandled error (request id %s)", request_id)
+    log.error("server error (request id %s): %s", request_id, error, exc_info=error)
     return f"internal server error; quote request id {request_id} when reporting it"
 
 
 def register_api_errors(api: Api) -> None:
-    for error_class, status in SERVING_STATUS.items():
+    for error_class, (status, headers) in SERVING_ERRORS.items():
         api.errorhandler(error_class)(
-            lambda error, status=status: ({"message": str(error)}, status))
+            lambda error, status=status, headers=headers: (
+                {"message": str(error)}, status, headers))
+
+    @api.errorhandler(InferenceFailed)
+    def inference_failed(error: InferenceFailed):
+        return {"message": server_fault_message(error)}, 500
 
     @api.errorhandler(Exception)
     def unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return {"message": error.description}, error.code
-        return {"message": internal_error_message()}, 500
+        return {"message": server_fault_message(error)}, 500
 
 
 def register_app_errors(app: Flask) -> None:
@@ -47,6 +63,6 @@ def register_app_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
-        response = jsonify(message=internal_error_message())
+        response = jsonify(message=server_fault_message(error))
         response.status_code = 500
         return response

@@ -1,14 +1,16 @@
 """The `models` namespace: status, the seed's /predict, and batch /embed."""
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from flask import current_app, request
 from flask_restx import Namespace, Resource
 from werkzeug.exceptions import BadRequest
 
 from ..serving.registry import Registry
+from .encoding import base64_rows
 from .payloads import parse_embed, parse_predict
 from .schemas import register_models
 
@@ -24,8 +26,8 @@ def json_body() -> Any:
     """The body parsed as JSON whatever its Content-Type (curl users often
     omit it); reading it past MAX_CONTENT_LENGTH raises 413."""
     try:
-        return json.loads(request.get_data(cache=False))
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        return orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError as error:
         raise BadRequest(f"the request body is not valid JSON ({error})") from None
 
 
@@ -65,7 +67,7 @@ class Predict(Resource):
         result = servable.embed([body.title], body.length, body.parameters)
         return {"ModelPrediction": {"tokenizedTitle": result.tokens[0],
                                     "modelName": name,
-                                    "modelPrediction": result.vectors[0].tolist()}}
+                                    "modelPrediction": result.vectors[0]}}
 
 
 @ns.route("/<string:name>/embed")
@@ -85,5 +87,7 @@ class Embed(Resource):
         servable = registry().get(name)
         body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"])
         result = servable.embed(body.texts, body.length, normalize=body.normalize)
+        embeddings = (base64_rows(result.vectors) if body.encoding_format == "base64"
+                      else result.vectors)
         return {"model": name, "dimension": int(result.vectors.shape[1]),
-                "embeddings": result.vectors.tolist(), "tokens": result.tokens}
+                "embeddings": embeddings, "tokens": result.tokens}

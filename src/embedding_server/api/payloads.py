@@ -26,6 +26,10 @@ class EmbedRequest:
     texts: list[str]
     length: int | None = None
     normalize: bool = False
+    encoding_format: str = "float"
+
+
+ENCODING_FORMATS = ("float", "base64")
 
 
 def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
@@ -79,8 +83,8 @@ def parse_predict(body: Any) -> PredictRequest:
 
 
 def parse_embed(body: Any, max_texts: int) -> EmbedRequest:
-    """The batch body: a list of texts, an optional length and normalize flag."""
-    body = _object(body, {"texts", "length", "normalize"})
+    """The batch body: texts, and optional length, normalize and encoding_format."""
+    body = _object(body, {"texts", "length", "normalize", "encoding_format"})
     texts = body.get("texts")
     if texts is None:
         raise BadRequest("'texts' is required (a list of strings)")
@@ -96,4 +100,8 @@ def parse_embed(body: Any, max_texts: int) -> EmbedRequest:
     normalize = body.get("normalize", False)
     if not isinstance(normalize, bool):
         raise BadRequest("'normalize' must be true or false")
-    return EmbedRequest(texts=checked, length=_length(body), normalize=normalize)
+    encoding_format = body.get("encoding_format", "float")
+    if encoding_format not in ENCODING_FORMATS:
+        raise BadRequest("'encoding_format' must be \"float\" or \"base64\"")
+    return EmbedRequest(texts=checked, length=_length(body), normalize=normalize,
+                        encoding_format=encoding_format)

@@ -52,11 +52,15 @@ def register_models(ns: Namespace) -> dict[str, object]:
         "length": fields.Integer(min=1, max=LONGEST_INPUT),
         "normalize": fields.Boolean(default=False, description="L2-normalize "
                                     "each embedding"),
+        "encoding_format": fields.String(enum=["float", "base64"], default="float",
+                                         description="base64: each embedding as "
+                                         "base64 of little-endian float32"),
     })
     embed_response = ns.model("EmbedResponse", {
         "model": fields.String,
         "dimension": fields.Integer,
-        "embeddings": fields.List(fields.List(fields.Float)),
+        "embeddings": fields.List(fields.Raw, description="lists of floats, or "
+                                  "base64 strings with encoding_format=base64"),
         "tokens": fields.List(fields.List(fields.String)),
     })
     return {"error": error, "status": status, "status_list": status_list,

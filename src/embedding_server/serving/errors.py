@@ -16,3 +16,15 @@ class ModelNotAvailable(ServingError):
 
 class InvalidParameter(ServingError):
     """The request asks the model for something it does not take (HTTP 400)."""
+
+
+class QueueFull(ServingError):
+    """Too many requests are waiting for the model (HTTP 429, retry later)."""
+
+
+class RequestTimedOut(ServingError):
+    """The request waited past REQUEST_TIMEOUT_MS (HTTP 503)."""
+
+
+class InferenceFailed(ServingError):
+    """The model raised while computing (HTTP 500: a server fault)."""

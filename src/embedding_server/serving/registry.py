@@ -11,6 +11,7 @@ import os
 import threading
 from typing import Any, Iterable
 
+from .batching import BatchPolicy
 from .errors import ModelNotAvailable, ModelNotFound
 from .servable import Servable
 from .text import Vocabulary
@@ -53,14 +54,15 @@ class ModelEntry:
         }
 
 
-def load_servable(name: str, directory: str, files: ModelFiles,
-                  oov_token: str | None) -> Servable:
+def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str | None,
+                  policy: BatchPolicy | None = None, tf_threads: int = 0) -> Servable:
     """Validate, load and warm up one model directory."""
     source = validate_model_dir(name, directory, files, oov_token)
-    runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature)
-    servable = Servable(source.signature,
+    runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature,
+                       tf_threads)
+    servable = Servable(name, source.signature,
                         Vocabulary(source.vocabulary, source.signature.oov_token),
-                        runner, source.checkpoint_format)
+                        runner, source.checkpoint_format, policy)
     try:
         servable.warm_up()
     except Exception:
@@ -73,9 +75,12 @@ class Registry:
     """Holds every configured model by name."""
 
     def __init__(self, base_dir: str, names: Iterable[str],
-                 files: ModelFiles | None = None, oov_token: str | None = "<OOV>"):
+                 files: ModelFiles | None = None, oov_token: str | None = "<OOV>",
+                 policy: BatchPolicy | None = None, tf_threads: int = 0):
         self.files = files or ModelFiles()
         self.oov_token = oov_token
+        self.policy = policy or BatchPolicy()
+        self.tf_threads = tf_threads
         self._entries = {name: ModelEntry(name, os.path.join(base_dir, name))
                          for name in names}
         self._lock = threading.Lock()
@@ -94,7 +99,7 @@ class Registry:
             entry.state, entry.error, entry.problems = ModelState.LOADING, None, []
         try:
             servable = load_servable(entry.name, entry.directory, self.files,
-                                     self.oov_token)
+                                     self.oov_token, self.policy, self.tf_threads)
         except ValidationError as error:
             self._fail(entry, error.problems)
         except Exception as error:  # any load fault fails this model only

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
+from .batching import BatchPolicy, make_scheduler
 from .errors import InvalidParameter
 from .signature import Signature
-from .text import Vocabulary, encode
+from .text import Vocabulary, encode, to_batch
 from .tf1 import TF1Runner, describe_tf_error
 
 
@@ -17,6 +18,7 @@ class Embeddings:
     """Vectors in input order, with each text's tokens after OOV replacement."""
     vectors: np.ndarray
     tokens: list[list[str]]
+    queued_s: float = 0.0
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -30,14 +32,17 @@ class WarmUpError(Exception):
 
 
 class Servable:
-    def __init__(self, signature: Signature, vocabulary: Vocabulary,
-                 runner: TF1Runner, checkpoint_format: str):
+    def __init__(self, name: str, signature: Signature, vocabulary: Vocabulary,
+                 runner: TF1Runner, checkpoint_format: str,
+                 policy: BatchPolicy | None = None):
+        self.name = name
         self.signature = signature
         self.vocabulary = vocabulary
         self.runner = runner
         self.checkpoint_format = checkpoint_format
         self.max_length = runner.max_length
         self.embedding_dim = 0
+        self.scheduler = make_scheduler(name, self.run_rows, policy or BatchPolicy())
 
     def embed(self, texts: Sequence[str], length: int | None = None,
               parameters: Mapping[str, float] | None = None,
@@ -47,6 +52,7 @@ class Servable:
         `length` lowers the truncation length of variable-length models; a
         model with a fixed input width (bow-spanish: 20) always uses it.
         """
+        key: Hashable = None
         if parameters:
             unknown = sorted(set(parameters) - set(self.signature.parameters))
             if unknown:
@@ -54,15 +60,19 @@ class Servable:
                 raise InvalidParameter(
                     f"this model does not take {', '.join(unknown)} "
                     f"(parameters it takes: {accepted})")
+            key = tuple(sorted(parameters.items()))
         max_length = self.max_length
         if length is not None and self.runner.fixed_width is None:
             max_length = min(length, max_length)
-        encoded = encode(texts, self.vocabulary, max_length,
-                         self.signature.truncating, self.runner.fixed_width)
-        vectors = self.runner.run(encoded.ids, encoded.lengths, parameters)
-        if normalize:
-            vectors = l2_normalize(vectors)
-        return Embeddings(vectors=vectors, tokens=encoded.tokens)
+        encoded = encode(texts, self.vocabulary, max_length, self.signature.truncating)
+        result = self.scheduler.submit(encoded.rows, key)
+        vectors = l2_normalize(result.vectors) if normalize else result.vectors
+        return Embeddings(vectors=vectors, tokens=encoded.tokens, queued_s=result.queued_s)
+
+    def run_rows(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> np.ndarray:
+        """One model run over unpadded rows; `key` holds the parameter feeds."""
+        ids, lengths = to_batch(rows, self.runner.fixed_width)
+        return self.runner.run(ids, lengths, dict(key) if key else None)
 
     def warm_up(self) -> None:
         """One inference that includes the vocabulary's largest id.
@@ -70,18 +80,14 @@ class Servable:
         A vocabulary larger than the embedding matrix fails here, at load,
         instead of on the first user request that happens to use that word.
         """
-        width = self.runner.fixed_width or 2
-        ids = np.zeros((2, width), dtype=np.int64)
-        ids[0, 0] = self.vocabulary.max_id
-        ids[1, :2] = [self.vocabulary.max_id, 1]
-        lengths = np.array([1, min(2, width)], dtype=np.int64)
+        top = self.vocabulary.max_id
         try:
-            vectors = self.runner.run(ids, lengths)
+            vectors = self.run_rows([[top], [top, 1]])
         except Exception as error:  # TensorFlow raises many kinds; all fail the load
             raise WarmUpError(
-                "warm-up inference with the vocabulary's largest id "
-                f"({self.vocabulary.max_id}) failed; does the vocabulary fit "
-                f"the model? ({describe_tf_error(error)})") from error
+                f"warm-up inference with the vocabulary's largest id ({top}) failed; "
+                f"does the vocabulary fit the model? ({describe_tf_error(error)})"
+            ) from error
         if vectors.ndim != 2 or vectors.shape[0] != 2:
             raise WarmUpError(f"the output tensor has shape {list(vectors.shape)}; "
                               "expected [batch, dimension]")
@@ -90,4 +96,5 @@ class Servable:
         self.embedding_dim = int(vectors.shape[1])
 
     def close(self) -> None:
+        self.scheduler.close()
         self.runner.close()

@@ -27,14 +27,14 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Encoded:
-    """A batch of texts as the model's input.
+    """Texts as token ids, one row per text, truncated but not yet padded.
 
     `tokens` are the tokens after OOV replacement and before truncation (what
-    the seed returned as `tokenizedTitle`); `ids` is padded with 0 at the end.
+    the seed returned as `tokenizedTitle`). Rows stay unpadded so that rows of
+    several requests can be padded together into one batch.
     """
     tokens: list[list[str]]
-    ids: np.ndarray
-    lengths: np.ndarray
+    rows: list[list[int]]
 
 
 class Vocabulary:
@@ -76,28 +76,28 @@ def truncate(ids: list[int], max_length: int, truncating: str) -> list[int]:
     return ids[-max_length:] if truncating == "pre" else ids[:max_length]
 
 
-def pad(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
-    """Rows padded at the end with 0 (the padding id) to `width` columns."""
-    batch = np.zeros((len(rows), width), dtype=np.int64)
-    for i, row in enumerate(rows):
-        batch[i, :len(row)] = row
-    return batch
-
-
-def encode(texts: Sequence[str], vocabulary: Vocabulary, max_length: int,
-           truncating: str, fixed_width: int | None) -> Encoded:
-    """Tokenize, look up, truncate and pad a batch of texts.
+def to_batch(rows: Sequence[Sequence[int]],
+             fixed_width: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows padded at the end with 0 (the padding id), and their lengths.
 
     `fixed_width` is the model's static input length, when it has one;
     otherwise the batch is padded to its longest row.
     """
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    width = fixed_width or max(int(lengths.max(initial=0)), 1)
+    batch = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        batch[i, :len(row)] = row
+    return batch, lengths
+
+
+def encode(texts: Sequence[str], vocabulary: Vocabulary, max_length: int,
+           truncating: str) -> Encoded:
+    """Tokenize, look up and truncate a batch of texts."""
     tokens: list[list[str]] = []
     rows: list[list[int]] = []
     for text in texts:
         kept, ids = vocabulary.lookup(tokenize(text))
         tokens.append(kept)
         rows.append(truncate(ids, max_length, truncating))
-    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64,
-                          count=len(rows))
-    width = fixed_width or max(int(lengths.max(initial=0)), 1)
-    return Encoded(tokens=tokens, ids=pad(rows, width), lengths=lengths)
+    return Encoded(tokens=tokens, rows=rows)

@@ -1,0 +1,251 @@
+"""Dynamic micro-batching: texts of concurrent requests share one model run.
+
+A model run costs nearly the same for one text as for dozens, so under
+concurrency the rows of waiting requests are padded into one batch. One
+thread per model runs the batches; request threads enqueue their rows and
+wait. The queue is bounded (backpressure: a full queue is refused at once)
+and so is each wait (a request never hangs past its timeout).
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+
+from .errors import InferenceFailed, ModelNotAvailable, QueueFull, RequestTimedOut
+
+#: Runs rows of token ids with the parameters of a batch key; returns vectors.
+RunRows = Callable[[Sequence[Sequence[int]], Hashable], np.ndarray]
+
+
+@dataclass(eq=False)
+class _Job:
+    rows: Sequence[Sequence[int]]
+    key: Hashable
+    enqueued: float
+    done: threading.Event = field(default_factory=threading.Event)
+    result: np.ndarray | None = None
+    error: BaseException | None = None
+    abandoned: bool = False
+    queued_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    vectors: np.ndarray
+    queued_s: float
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How a model's requests are scheduled (from BATCHING, BATCH_*, MAX_QUEUE...)."""
+    enabled: bool = True
+    max_size: int = 64
+    timeout_s: float = 0.0
+    max_queue: int = 256
+    request_timeout_s: float = 10.0
+
+
+def native_thread_call() -> Callable[..., Any]:
+    """How to call blocking native code (a TensorFlow run) from the batcher.
+
+    Under gevent the batcher is a greenlet, and a session run would stall
+    every other request of the worker; gevent's pool of real threads keeps
+    the event loop serving while TensorFlow computes. Elsewhere it is a
+    plain call: TensorFlow releases the GIL by itself.
+    """
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:
+        return _direct_call
+    if not monkey.is_module_patched("threading"):
+        return _direct_call
+    pool = get_hub().threadpool
+    return lambda function, *args: pool.apply(function, args)
+
+
+def _direct_call(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def _queue_full(name: str, waiting: int) -> QueueFull:
+    return QueueFull(f"model {name!r} has {waiting} requests waiting (MAX_QUEUE); "
+                     "retry shortly")
+
+
+def _failed(job_error: BaseException) -> InferenceFailed:
+    # A fresh exception per request thread: one instance raised in many
+    # threads would have its traceback rewritten under each of them.
+    error = InferenceFailed(str(job_error))
+    error.__cause__ = job_error
+    return error
+
+
+class DirectRunner:
+    """BATCHING=false: each request runs alone, in its own thread.
+
+    The same bound on waiting requests applies, so turning batching off never
+    turns backpressure off.
+    """
+
+    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy):
+        self.name = name
+        self._run_rows = run_rows
+        self.max_queue = policy.max_queue
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def depth(self) -> int:
+        return self._in_flight
+
+    def submit(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> BatchResult:
+        with self._lock:
+            if self._in_flight >= self.max_queue:
+                raise _queue_full(self.name, self._in_flight)
+            self._in_flight += 1
+        try:
+            return BatchResult(self._run_rows(rows, key), 0.0)
+        except Exception as error:
+            raise _failed(error) from error
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def close(self) -> None:
+        pass
+
+
+class MicroBatcher:
+    """Coalesces the rows of concurrent requests into batched model runs.
+
+    A batch runs when `max_size` rows are waiting or when its first request
+    has waited `timeout_s`, whichever comes first; while the model is busy,
+    rows pile up and the next batch takes them all. Only requests with the same
+    key (e.g. the same dropout parameters) share a batch.
+    """
+
+    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy):
+        self.name = name
+        self._run_rows = run_rows
+        self.max_size = policy.max_size
+        self.timeout_s = policy.timeout_s
+        self.max_queue = policy.max_queue
+        self.request_timeout_s = policy.request_timeout_s
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._queued_rows = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def depth(self) -> int:
+        """Requests waiting, not counting the batch being run."""
+        return len(self._queue)
+
+    def submit(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> BatchResult:
+        """Run `rows` in some batch; block until their vectors are ready."""
+        job = _Job(rows, key, time.perf_counter())
+        with self._cond:
+            if self._closed:
+                raise ModelNotAvailable(f"model {self.name!r} is shutting down")
+            if len(self._queue) >= self.max_queue:
+                raise _queue_full(self.name, len(self._queue))
+            if self._thread is None:
+                # Started on first use, in the process that serves: a thread
+                # started before gunicorn forks would not exist in the workers.
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name=f"batcher-{self.name}")
+                self._thread.start()
+            self._queue.append(job)
+            self._queued_rows += len(rows)
+            self._cond.notify()
+        if not job.done.wait(self.request_timeout_s):
+            with self._cond:
+                job.abandoned = True
+            if not job.done.is_set():
+                raise RequestTimedOut(
+                    f"model {self.name!r} did not answer within "
+                    f"{self.request_timeout_s * 1000:.0f} ms (REQUEST_TIMEOUT_MS)")
+        if job.error is not None:
+            raise _failed(job.error)
+        return BatchResult(job.result, job.queued_s)
+
+    def close(self) -> None:
+        """Stop taking requests; the queued ones are still run."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=self.request_timeout_s)
+
+    def _loop(self) -> None:
+        call = native_thread_call()
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._run(batch, call)
+
+    def _next_batch(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            deadline = self._queue[0].enqueued + self.timeout_s
+            while not self._closed and self._queued_rows < self.max_size:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._take()
+
+    def _take(self) -> list[_Job]:
+        """The oldest job, then later jobs of its key while the batch has room.
+
+        A job larger than `max_size` runs alone rather than being split.
+        """
+        first = self._queue.popleft()
+        batch, size, skipped = [first], len(first.rows), []
+        while self._queue and size < self.max_size:
+            job = self._queue.popleft()
+            if job.key != first.key or size + len(job.rows) > self.max_size:
+                skipped.append(job)
+                if size + len(job.rows) > self.max_size:
+                    break
+                continue
+            batch.append(job)
+            size += len(job.rows)
+        self._queue.extendleft(reversed(skipped))
+        self._queued_rows -= size
+        return [job for job in batch if not job.abandoned]
+
+    def _run(self, batch: list[_Job], call: Callable[..., Any] = _direct_call) -> None:
+        if not batch:
+            return
+        started = time.perf_counter()
+        rows = [row for job in batch for row in job.rows]
+        try:
+            vectors = call(self._run_rows, rows, batch[0].key)
+        except Exception as error:  # every waiting request gets the error
+            for job in batch:
+                job.error = error
+                job.done.set()
+            return
+        offset = 0
+        for job in batch:
+            job.result = vectors[offset:offset + len(job.rows)]
+            job.queued_s = started - job.enqueued
+            offset += len(job.rows)
+            job.done.set()
+
+
+def make_scheduler(name: str, run_rows: RunRows,
+                   policy: BatchPolicy) -> MicroBatcher | DirectRunner:
+    """A micro-batcher, or with batching off a direct runner with the same bounds."""
+    if policy.enabled:
+        return MicroBatcher(name, run_rows, policy)
+    return DirectRunner(name, run_rows, policy)
