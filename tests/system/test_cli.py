@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from embedding_server.cli import main
 from tests.conftest import ROOT, copy_model, test_environ
-
-BIN = Path(sys.executable).parent
-START_TIMEOUT = 90
+from tests.system.processes import BIN, free_port, post_json, start, stop, wait_for
 
 
 def invoke(args, environ):
@@ -89,50 +81,6 @@ def test_build_demo_models_defaults_to_models_base_dir(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["build-demo-models"])
     assert result.exit_code == 0
     assert (tmp_path / "base" / "bow-spanish" / "tensorflow_model").is_file()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen) -> bytes:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read()
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    raise AssertionError(f"no answer from {url} within {START_TIMEOUT}s")
-
-
-def post_json(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def start(command: list[str], environ: dict[str, str], cwd: Path) -> subprocess.Popen:
-    # A session of its own, so the reloader's child is stopped with its parent.
-    return subprocess.Popen(command, env={**os.environ, **environ}, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def stop(process: subprocess.Popen) -> str:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    return process.stdout.read().decode(errors="replace")
 
 
 @pytest.mark.parametrize("flask_env", ["testing", "development"])

@@ -1,0 +1,65 @@
+"""`my-server-manage serve`: gunicorn with real workers on 127.0.0.1."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+
+import pytest
+
+from tests.conftest import test_environ
+from tests.system.processes import BIN, free_port, post_json, start, stop, wait_for
+
+
+@pytest.fixture()
+def served(models_dir, tmp_path):
+    """A running `serve` with two workers; yields its base URL and process."""
+    port = free_port()
+    process = start([str(BIN / "my-server-manage"), "serve", "--port", str(port),
+                     "--workers", "2", "--timeout", "20"],
+                    test_environ(models_dir, tmp_path / "api.log"), tmp_path)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        wait_for(base + "/models/bow-spanish", process)
+        yield base, process
+    finally:
+        stop(process)
+
+
+def test_serve_runs_two_workers_that_answer_concurrent_requests(served):
+    base, process = served
+    workers = [pid for pid in os.listdir("/proc") if pid.isdigit()
+               and open(f"/proc/{pid}/stat").read().split()[3] == str(process.pid)]
+    assert len(workers) == 2
+    bodies = [("bow-spanish", f"el perro número {i} come") for i in range(40)] + [
+        ("lstm-multilingual", f"hello world number {i}") for i in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(
+            lambda job: post_json(f"{base}/models/{job[0]}/predict", {"title": job[1]}),
+            bodies))
+    for (model, _), result in zip(bodies, results):
+        prediction = result["ModelPrediction"]
+        assert prediction["modelName"] == model
+        assert len(prediction["modelPrediction"]) == (300 if model == "bow-spanish" else 256)
+        assert "come" in prediction["tokenizedTitle"] or "hello" in prediction["tokenizedTitle"]
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits(served):
+    base, process = served
+    long_texts = ["palabra " * 2000] * 64  # about a second of LSTM work each
+
+    def embed(_):
+        return post_json(f"{base}/models/lstm-multilingual/embed", {"texts": long_texts})
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(embed, i) for i in range(4)]
+        time.sleep(0.5)  # the requests are in flight
+        assert not any(future.done() for future in futures)
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        results = [future.result(timeout=60) for future in futures]
+    assert all(len(result["embeddings"]) == 64 for result in results)
+    process.wait(timeout=30)
+    assert process.returncode == 0
+    assert time.monotonic() - started < 25

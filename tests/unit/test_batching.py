@@ -1,0 +1,172 @@
+"""The micro-batcher's scheduling, with a plain function as the model."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from embedding_server.serving.batching import BatchPolicy, DirectRunner, MicroBatcher
+from embedding_server.serving.errors import InferenceFailed, QueueFull, RequestTimedOut
+
+
+class Recorder:
+    """A 'model' whose vector for a row is [first id, row length, key marker]."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False):
+        self.batches: list[list[list[int]]] = []
+        self.delay, self.fail = delay, fail
+        self.started = threading.Event()
+
+    def __call__(self, rows, key):
+        self.started.set()
+        self.batches.append([list(row) for row in rows])
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("model exploded")
+        marker = 0 if key is None else dict(key)["p"]
+        return np.array([[row[0] if row else -1, len(row), marker] for row in rows],
+                        dtype=np.float32)
+
+
+def in_background(batcher, rows):
+    """Submit from a thread whose outcome (result or error) is kept, not raised."""
+    outcome = []
+
+    def submit():
+        try:
+            outcome.append(batcher.submit(rows))
+        except Exception as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=submit)
+    thread.start()
+    return thread, outcome
+
+
+def run_concurrently(batcher, jobs):
+    results, errors = [None] * len(jobs), [None] * len(jobs)
+
+    def submit(i, rows, key):
+        try:
+            results[i] = batcher.submit(rows, key).vectors
+        except Exception as error:
+            errors[i] = error
+
+    threads = [threading.Thread(target=submit, args=(i, *job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results, errors
+
+
+def test_concurrent_requests_share_a_run_and_get_exactly_their_rows():
+    model = Recorder()
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=64, timeout_s=0.2))
+    jobs = [([[i, 1], [i + 100]], None) for i in range(10)]
+    results, errors = run_concurrently(batcher, jobs)
+    assert errors == [None] * 10
+    for i, vectors in enumerate(results):
+        assert vectors.tolist() == [[i, 2, 0], [i + 100, 1, 0]]
+    assert len(model.batches) < 10  # coalesced
+    assert sum(len(batch) for batch in model.batches) == 20
+    batcher.close()
+
+
+def test_a_batch_never_exceeds_max_size_and_a_large_request_runs_alone():
+    model = Recorder(delay=0.05)
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=4, timeout_s=0.05))
+    jobs = [([[i]] * 3, None) for i in range(4)] + [([[9]] * 7, None)]
+    results, errors = run_concurrently(batcher, jobs)
+    assert errors == [None] * 5
+    assert results[4].shape == (7, 3)
+    assert all(len(batch) <= 4 or len(batch) == 7 for batch in model.batches)
+    batcher.close()
+
+
+def test_only_requests_with_the_same_key_share_a_batch():
+    model = Recorder()
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=64, timeout_s=0.2))
+    jobs = [([[i]], (("p", i % 2),)) for i in range(8)]
+    results, errors = run_concurrently(batcher, jobs)
+    assert errors == [None] * 8
+    for i, vectors in enumerate(results):
+        assert vectors.tolist() == [[i, 1, i % 2]]
+    for batch in model.batches:
+        assert len({row[0] % 2 for row in batch}) == 1
+    batcher.close()
+
+
+def test_timeout_zero_runs_a_lone_request_at_once():
+    batcher = MicroBatcher("m", Recorder(), BatchPolicy(timeout_s=0.0))
+    started = time.perf_counter()
+    result = batcher.submit([[5]])
+    assert time.perf_counter() - started < 0.5
+    assert result.vectors.tolist() == [[5, 1, 0]] and result.queued_s >= 0
+    batcher.close()
+
+
+def test_a_full_queue_is_refused_at_once():
+    model = Recorder(delay=0.5)
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=1, max_queue=1))
+    first, _ = in_background(batcher, [[1]])
+    assert model.started.wait(5)  # the first request is running, not queued
+    second, _ = in_background(batcher, [[2]])
+    deadline = time.monotonic() + 5
+    while batcher.depth() < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.perf_counter()
+    with pytest.raises(QueueFull, match="MAX_QUEUE"):
+        batcher.submit([[3]])
+    assert time.perf_counter() - started < 0.1
+    first.join()
+    second.join()
+    batcher.close()
+
+
+def test_a_request_never_waits_past_its_timeout():
+    model = Recorder(delay=0.6)
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=1, request_timeout_s=0.2))
+    blocker, outcome = in_background(batcher, [[1]])
+    assert model.started.wait(5)
+    started = time.perf_counter()
+    with pytest.raises(RequestTimedOut, match="REQUEST_TIMEOUT_MS"):
+        batcher.submit([[2]])
+    assert 0.15 < time.perf_counter() - started < 0.5
+    blocker.join()
+    assert isinstance(outcome[0], RequestTimedOut)  # a run past the timeout, too
+    time.sleep(0.1)
+    # The abandoned request was dropped, not run after its client left.
+    assert [batch for batch in model.batches if batch == [[2]]] == []
+    batcher.close()
+
+
+def test_an_error_reaches_every_waiting_request():
+    batcher = MicroBatcher("m", Recorder(fail=True), BatchPolicy(timeout_s=0.2))
+    results, errors = run_concurrently(batcher, [([[i]], None) for i in range(5)])
+    assert all(isinstance(error, InferenceFailed) for error in errors)
+    assert all("model exploded" in str(error) for error in errors)
+    assert len({id(error) for error in errors}) == 5  # one exception per thread
+    batcher.close()
+
+
+def test_close_runs_what_is_queued_then_refuses():
+    batcher = MicroBatcher("m", Recorder(), BatchPolicy())
+    assert batcher.submit([[1]]).vectors.tolist() == [[1, 1, 0]]
+    batcher.close()
+    with pytest.raises(Exception, match="shutting down"):
+        batcher.submit([[1]])
+
+
+def test_direct_runner_bounds_concurrency_and_wraps_errors():
+    model = Recorder(delay=0.3)
+    runner = DirectRunner("m", model, BatchPolicy(enabled=False, max_queue=1))
+    thread, _ = in_background(runner, [[1]])
+    assert model.started.wait(5)
+    with pytest.raises(QueueFull):
+        runner.submit([[2]])
+    thread.join()
+    assert runner.depth() == 0
+    assert runner.submit([[4]]).vectors.tolist() == [[4, 1, 0]]
+    with pytest.raises(InferenceFailed):
+        DirectRunner("m", Recorder(fail=True), BatchPolicy()).submit([[1]])
