@@ -86,10 +86,11 @@ def _failed(job_error: BaseException) -> InferenceFailed:
 
 
 class DirectRunner:
-    """BATCHING=false: each request runs alone, in its own thread.
+    """BATCHING=false: each request runs alone.
 
     The same bound on waiting requests applies, so turning batching off never
-    turns backpressure off.
+    turns backpressure off; under gevent the run still leaves the event loop
+    free, so one request's inference never stalls the others' I/O.
     """
 
     def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy):
@@ -98,6 +99,7 @@ class DirectRunner:
         self.max_queue = policy.max_queue
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._call: Callable[..., Any] | None = None
 
     def depth(self) -> int:
         return self._in_flight
@@ -107,8 +109,10 @@ class DirectRunner:
             if self._in_flight >= self.max_queue:
                 raise _queue_full(self.name, self._in_flight)
             self._in_flight += 1
+        if self._call is None:
+            self._call = native_thread_call()  # in the serving process, after any fork
         try:
-            return BatchResult(self._run_rows(rows, key), 0.0)
+            return BatchResult(self._call(self._run_rows, rows, key), 0.0)
         except Exception as error:
             raise _failed(error) from error
         finally:

@@ -1,0 +1,345 @@
+"""Benchmark: the served stack against its own limits, side by side in one run.
+
+    python scripts/bench.py [--models-dir DIR] [--seconds 10] [--runs 3]
+
+Starts `my-server-manage serve` twice on 127.0.0.1 (batching on and off),
+drives them with wrk (one client thread, so the client takes little CPU) and
+measures, as medians of --runs interleaved runs:
+  (a) the raw in-process pipeline (tokenize + model run, no HTTP), batch 1
+      and 64, with as many processes as the server has workers;
+  (b) the HTTP ceiling: req/s of the cheapest endpoint (a model's status);
+  (c) single-text /predict at 32 connections: req/s, p50, p99;
+  (d) 64-text /embed at 8 connections: embeddings/s, p99;
+  (e) (c) and (d) with batching off, and (c) for lstm-multilingual;
+  (f) time to ready and RSS per worker;
+plus an overload run at 128 connections. It prints a table with the ratios.
+Every load targets 127.0.0.1 and stops by itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+LUA = """
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("%s", nil, {["Content-Type"] = "application/json"}, bodies[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, ' ..
+    '"max_us": %%d, "non2xx": %%d, "socket_errors": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def sentences(words: list[str], count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(words[:5000]) for _ in range(rng.randint(6, 14)))
+            for _ in range(count)]
+
+
+def lua_script(directory: Path, name: str, method: str, bodies: list[dict]) -> Path:
+    # Lua long strings: raw UTF-8 JSON, no escapes for Lua to misread.
+    encoded = ", ".join("[==[" + json.dumps(body, ensure_ascii=False) + "]==]"
+                        for body in bodies)
+    path = directory / f"{name}.lua"
+    path.write_text(LUA % (encoded, method), encoding="utf-8")
+    return path
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
+    timeout = max(10, seconds)
+    completed = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s",
+         "-s", str(script), url],
+        capture_output=True, text=True, timeout=seconds + 60)
+    output = completed.stdout + completed.stderr
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        raise SystemExit(f"wrk gave no result for {url}:\n{output}")
+    line = lines[0]
+    result = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One `my-server-manage serve`, started in its own process group."""
+
+    def __init__(self, models_dir: Path, models: list[str], workers: int, batching: bool,
+                 log: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        environ = {**os.environ, "FLASK_ENV": "production", "LOG_FILE": "",
+                   "MODELS_BASE_DIR": str(models_dir), "MODEL_NAMES": ",".join(models),
+                   "BATCHING": str(batching).lower()}
+        self.started = time.monotonic()
+        with open(log, "wb") as output:
+            self.process = subprocess.Popen(
+                [str(BIN / "my-server-manage"), "serve", "--port", str(self.port),
+                 "--workers", str(workers)],
+                env=environ, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def wait_ready(self, models: list[str], limit: float = 120) -> float:
+        """Seconds from start until every model answers an embedding request."""
+        deadline = self.started + limit
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"server exited with {self.process.returncode}")
+            try:
+                for model in models:
+                    request = urllib.request.Request(
+                        f"{self.base}/api/v1/models/{model}/embed",
+                        data=b'{"texts": ["hola"]}')
+                    urllib.request.urlopen(request, timeout=5).read()
+                return time.monotonic() - self.started
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("server not ready in time")
+
+    def worker_rss_mb(self) -> list[float]:
+        rss = []
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and open(f"/proc/{pid}/stat").read().split()[3] == str(
+                        self.process.pid):
+                    status = open(f"/proc/{pid}/status").read()
+                    rss.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
+            except OSError:
+                continue
+        return rss
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def raw_worker(models_dir: str, model: str, batch: int, seconds: float, threads: int) -> None:
+    """One process of the raw pipeline limit: tokenize + model run, no HTTP."""
+    started = time.perf_counter()
+    from embedding_server.demo.words import load_words
+    from embedding_server.serving.batching import BatchPolicy
+    from embedding_server.serving.registry import Registry
+
+    registry = Registry(models_dir, [model], policy=BatchPolicy(enabled=False),
+                        tf_threads=threads)
+    registry.load_all()
+    servable = registry.get(model)
+    load_s = time.perf_counter() - started
+    texts = sentences(load_words("es"), 256, seed=batch)
+    for i in range(20):
+        servable.embed(texts[i:i + batch])
+    done, i, began = 0, 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        servable.embed(texts[i % 192:i % 192 + batch])
+        done += batch
+        i += batch
+    print(json.dumps({"per_s": done / (time.perf_counter() - began), "load_s": load_s}))
+
+
+def raw_limit(models_dir: Path, model: str, batch: int, processes: int,
+              seconds: float) -> tuple[float, float]:
+    """Embeddings/s of `processes` raw pipelines in parallel, and a load time."""
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    command = [sys.executable, __file__, "--raw-worker", str(models_dir), model,
+               str(batch), str(seconds), str(threads)]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    results = [json.loads(child.communicate(timeout=seconds + 180)[0].strip().splitlines()[-1])
+               for child in children]
+    return sum(r["per_s"] for r in results), max(r["load_s"] for r in results)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models-dir", type=Path,
+                        help="models to serve (default: demo models built into a temp dir)")
+    parser.add_argument("--model", default="bow-spanish",
+                        help="model of scenarios (a) to (d) [default: bow-spanish]")
+    parser.add_argument("--heavy-model", default="lstm-multilingual",
+                        help="model of the batching on/off ratio [default: lstm-multilingual]")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk is needed: apt-get install wrk")
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+    models_dir = args.models_dir
+    if models_dir is None:
+        from embedding_server.demo.builders import build_demo_models
+        models_dir = scratch / "models"
+        build_demo_models(str(models_dir))
+    from embedding_server.demo.words import load_words
+    words = load_words("es")
+    texts = sentences(words, 64, seed=1)
+    single = [{"title": text} for text in texts]
+    bulk = [{"texts": sentences(words, 64, seed=seed)} for seed in range(2, 6)]
+    scripts = {
+        "status": lua_script(scratch, "status", "GET", [""]),
+        "single": lua_script(scratch, "single", "POST", single),
+        "bulk": lua_script(scratch, "bulk", "POST", bulk),
+        "bulk_b64": lua_script(scratch, "bulk_b64", "POST", [
+            {**body, "encoding_format": "base64"} for body in bulk]),
+    }
+    models = list(dict.fromkeys([args.model, args.heavy_model]))
+    workers, seconds = args.workers, args.seconds
+
+    print(f"raw pipeline limit ({workers} processes)...", flush=True)
+    raw1, load_s = raw_limit(models_dir, args.model, 1, workers, seconds)
+    raw64, _ = raw_limit(models_dir, args.model, 64, workers, seconds)
+
+    servers = {mode: Server(models_dir, models, workers, mode, scratch / f"{mode}.log")
+               for mode in (True, False)}
+    results: dict[str, list[dict]] = {}
+    try:
+        ready = {mode: server.wait_ready(models) for mode, server in servers.items()}
+        rss_ready = servers[True].worker_rss_mb()
+        main_model = f"/api/v1/models/{args.model}"
+        heavy = f"/api/v1/models/{args.heavy_model}"
+        scenarios = [
+            ("b_ceiling", True, "status", main_model, 32),
+            ("c_single_on", True, "single", main_model + "/predict", 32),
+            ("c_single_off", False, "single", main_model + "/predict", 32),
+            ("d_bulk_on", True, "bulk", main_model + "/embed", 8),
+            ("d_bulk_off", False, "bulk", main_model + "/embed", 8),
+            ("d_bulk_b64_on", True, "bulk_b64", main_model + "/embed", 8),
+            ("lstm_single_on", True, "single", heavy + "/predict", 32),
+            ("lstm_single_off", False, "single", heavy + "/predict", 32),
+            ("overload_128", True, "single", main_model + "/predict", 128),
+        ]
+        for run in range(args.runs):
+            for name, mode, script, path, connections in scenarios:
+                print(f"run {run + 1}/{args.runs}: {name}", flush=True)
+                result = wrk(servers[mode].base + path, scripts[script], connections, seconds)
+                results.setdefault(name, []).append(result)
+        rss_after = servers[True].worker_rss_mb()
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    def med(name: str, key: str) -> float:
+        return median([r[key] for r in results[name]])
+
+    keys = ("rps", "p50_us", "p99_us", "max_us", "non2xx", "socket_errors")
+    report = {name: {key: med(name, key) for key in keys} for name in results}
+    for name in ("d_bulk_on", "d_bulk_off", "d_bulk_b64_on"):
+        report[name]["embeddings_per_s"] = report[name]["rps"] * 64
+    report["a_raw"] = {"batch1_per_s": raw1, "batch64_per_s": raw64, "processes": workers}
+    report["f_start"] = {"ready_s": ready, "worker_load_s": load_s,
+                         "rss_ready_mb": rss_ready, "rss_after_load_mb": rss_after}
+    print_table(report, workers, seconds, args.runs)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
+    def ms(us: float) -> str:
+        return f"{us / 1000:.1f} ms"
+
+    print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {workers} workers, "
+          f"wrk -t1, {seconds} s runs, median of {runs}\n")
+    print("| scenario | result | p50 | p99 | p99/p50 |")
+    print("|---|---|---|---|---|")
+    rows = [
+        ("(a) raw pipeline, batch 1", f"{r['a_raw']['batch1_per_s']:,.0f} emb/s", None),
+        ("(a) raw pipeline, batch 64", f"{r['a_raw']['batch64_per_s']:,.0f} emb/s", None),
+        ("(b) HTTP ceiling (GET model status)", f"{r['b_ceiling']['rps']:,.0f} req/s",
+         "b_ceiling"),
+        ("(c) single text, 32 conn, batching on", f"{r['c_single_on']['rps']:,.0f} req/s",
+         "c_single_on"),
+        ("(e) single text, 32 conn, batching off", f"{r['c_single_off']['rps']:,.0f} req/s",
+         "c_single_off"),
+        ("(d) 64 texts, 8 conn, batching on",
+         f"{r['d_bulk_on']['embeddings_per_s']:,.0f} emb/s", "d_bulk_on"),
+        ("(e) 64 texts, 8 conn, batching off",
+         f"{r['d_bulk_off']['embeddings_per_s']:,.0f} emb/s", "d_bulk_off"),
+        ("(d) 64 texts, 8 conn, batching on, base64",
+         f"{r['d_bulk_b64_on']['embeddings_per_s']:,.0f} emb/s", "d_bulk_b64_on"),
+        ("lstm single text, 32 conn, batching on",
+         f"{r['lstm_single_on']['rps']:,.0f} req/s", "lstm_single_on"),
+        ("lstm single text, 32 conn, batching off",
+         f"{r['lstm_single_off']['rps']:,.0f} req/s", "lstm_single_off"),
+        ("overload: single text, 128 conn",
+         f"{r['overload_128']['rps']:,.0f} req/s, {r['overload_128']['non2xx']:.0f} "
+         f"non-2xx, {r['overload_128']['socket_errors']:.0f} socket errors, max "
+         f"{ms(r['overload_128']['max_us'])}", "overload_128"),
+    ]
+    for label, value, key in rows:
+        if key:
+            p50, p99 = r[key]["p50_us"], r[key]["p99_us"]
+            print(f"| {label} | {value} | {ms(p50)} | {ms(p99)} | {p99 / p50:.1f} |")
+        else:
+            print(f"| {label} | {value} | | | |")
+    start = r["f_start"]
+    print(f"| (f) start to ready (both models answer) | "
+          f"{start['ready_s'][True]:.1f} s (one worker's import + load: "
+          f"{start['worker_load_s']:.1f} s) | | | |")
+    print(f"| (f) RSS per worker, at ready / after the runs | "
+          f"{max(start['rss_ready_mb']):.0f} / {max(start['rss_after_load_mb']):.0f} MB | | | |")
+    print("\n| ratio | value | target |")
+    print("|---|---|---|")
+    ratios = [
+        ("(c) / (b): single text vs HTTP ceiling",
+         r["c_single_on"]["rps"] / r["b_ceiling"]["rps"], ">= 0.70"),
+        ("(d) / (a, batch 64): bulk vs raw limit",
+         r["d_bulk_on"]["embeddings_per_s"] / r["a_raw"]["batch64_per_s"], ">= 0.60"),
+        ("(d, base64) / (a, batch 64)",
+         r["d_bulk_b64_on"]["embeddings_per_s"] / r["a_raw"]["batch64_per_s"], ">= 0.60"),
+        ("bow single text: batching on / off",
+         r["c_single_on"]["rps"] / r["c_single_off"]["rps"], ""),
+        ("bow 64 texts: batching on / off",
+         r["d_bulk_on"]["rps"] / r["d_bulk_off"]["rps"], ""),
+        ("lstm single text: batching on / off",
+         r["lstm_single_on"]["rps"] / r["lstm_single_off"]["rps"], ">= 2.0"),
+    ]
+    for label, value, target in ratios:
+        print(f"| {label} | {value:.2f} | {target} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--raw-worker":
+        raw_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]),
+                   int(sys.argv[6]))
+    else:
+        main()

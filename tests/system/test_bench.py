@@ -1,0 +1,29 @@
+"""The benchmark script end to end, in its shortest form (1 s runs, 1 run)."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None and shutil.which("apt-get") is None,
+                    reason="wrk is not installed and cannot be")
+def test_bench_measures_every_scenario(models_dir, tmp_path):
+    out = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--seconds", "1", "--runs", "1",
+         "--models-dir", str(models_dir), "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for scenario in ("b_ceiling", "c_single_on", "c_single_off", "d_bulk_on", "d_bulk_off",
+                     "d_bulk_b64_on", "lstm_single_on", "lstm_single_off", "overload_128"):
+        assert report[scenario]["rps"] > 0 and report[scenario]["p99_us"] > 0
+        assert report[scenario]["socket_errors"] == 0
+    assert report["a_raw"]["batch64_per_s"] > report["a_raw"]["batch1_per_s"] > 0
+    assert 0 < report["f_start"]["ready_s"]["true"] < 120
+    assert all(0 < rss < 4000 for rss in report["f_start"]["rss_ready_mb"])
+    assert "| (c) / (b): single text vs HTTP ceiling |" in completed.stdout
