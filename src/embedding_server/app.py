@@ -47,8 +47,7 @@ def build_registry(config: BaseConfig) -> Registry:
     return registry
 
 
-def create_app(config: BaseConfig | Mapping[str, str] | None = None,
-               registry: Registry | None = None) -> Flask:
+def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     """A new app; `config` is a config object, a mapping of variables, or
     None for the process environment (over ./.env)."""
     if not isinstance(config, BaseConfig):
@@ -59,8 +58,7 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None,
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.session_interface = NoSessions()
-    if registry is None:
-        registry = build_registry(config)
+    registry = build_registry(config)
     app.extensions["registry"] = registry
     available = [e.name for e in registry.entries() if e.state is ModelState.AVAILABLE]
     level = logging.INFO if len(available) == len(registry.names()) else logging.WARNING

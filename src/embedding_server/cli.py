@@ -6,11 +6,11 @@ import sysconfig
 
 import click
 
-from .config import ConfigError, load_config
-from .server import WORKER_CLASSES
+from .config import BaseConfig, ConfigError, load_config
+from . import server
 
 
-def _config():
+def _config() -> BaseConfig:
     try:
         return load_config()
     except ConfigError as error:
@@ -33,15 +33,16 @@ def run(host: str | None, port: int | None) -> None:
     """Run Flask's server; debugger and auto-reload only in development."""
     from werkzeug.serving import is_running_from_reloader, run_simple
 
-    from .app import create_app
-
     config = _config()
     debug = bool(config.DEBUG)
     if debug and not is_running_from_reloader():
         # The reloader's parent only watches files and restarts the child;
-        # loading models there would double start-up time and memory.
+        # importing TensorFlow and loading models there would double start-up
+        # time and memory.
         app = _placeholder_app
     else:
+        from .app import create_app
+
         app = create_app(config)
     run_simple(host or config.HOST, config.PORT if port is None else port, app,
                use_reloader=debug, use_debugger=debug, threaded=True,
@@ -58,19 +59,17 @@ def run(host: str | None, port: int | None) -> None:
 @click.option("--timeout", type=click.IntRange(min=1),
               help="worker and graceful-shutdown timeout, seconds "
                    "[default: WORKER_TIMEOUT]")
-@click.option("--worker-class", type=click.Choice(WORKER_CLASSES),
-              default=WORKER_CLASSES[0], show_default=True,
+@click.option("--worker-class", type=click.Choice(server.WORKER_CLASSES),
+              default=server.WORKER_CLASSES[0], show_default=True,
               help="gunicorn worker class (see README, Performance)")
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
           timeout: int | None, worker_class: str) -> None:
     """Run the production server (gunicorn; models loaded in each worker)."""
-    from .server import ServeOptions, default_workers, serve as run_server
-
     config = _config()
-    run_server(config, ServeOptions(
+    server.serve(config, server.ServeOptions(
         host=host or config.HOST,
         port=config.PORT if port is None else port,
-        workers=workers or config.WORKERS or default_workers(),
+        workers=workers or config.WORKERS or server.default_workers(),
         threads=threads or config.THREADS,
         timeout=timeout or config.WORKER_TIMEOUT,
         worker_class=worker_class))

@@ -63,21 +63,41 @@ def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
     return settings
 
 
+class _YieldWhenDone:
+    """A response body that lets other connections run once it has been sent."""
+
+    def __init__(self, body: Iterable[bytes], switch: Callable[[], None]):
+        self._body = body
+        self._switch = switch
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._switch()
+
+
 def cooperative(app: Callable) -> Callable:
-    """Yield to other connections after each request.
+    """Yield to other connections after each response is sent.
 
     gevent switches only when a greenlet blocks; a keep-alive connection
     whose next request is already waiting can be served again and again
-    while others wait. One switch per request keeps the tail latency of a
-    worker's connections even.
+    while others wait. One switch per request, once its response is written
+    (the server calls close() then), keeps the tail latency of a worker's
+    connections even.
     """
     import gevent
 
+    def switch() -> None:
+        gevent.sleep(0)
+
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        try:
-            return app(environ, start_response)
-        finally:
-            gevent.sleep(0)
+        return _YieldWhenDone(app(environ, start_response), switch)
 
     return wsgi
 
@@ -101,12 +121,17 @@ class GunicornServer(BaseApplication):
         return app
 
 
-def serve(config: BaseConfig, options: ServeOptions) -> None:
-    """Run gunicorn until it is stopped (SIGTERM: graceful shutdown)."""
+def apply_serving_defaults(config: BaseConfig, options: ServeOptions) -> None:
+    """Settings that follow from how many workers share the cores, and how."""
     if not config.TF_THREADS:
         config.TF_THREADS = max(1, default_workers() // options.workers)
     if options.worker_class == "sync":
         # One request at a time per worker: there is nothing to coalesce, and
         # the batching thread's hand-offs would only cost.
         config.BATCHING = False
+
+
+def serve(config: BaseConfig, options: ServeOptions) -> None:
+    """Run gunicorn until it is stopped (SIGTERM: graceful shutdown)."""
+    apply_serving_defaults(config, options)
     GunicornServer(config, options).run()

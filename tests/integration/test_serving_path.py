@@ -136,3 +136,14 @@ def test_session_callable_falls_back_to_the_public_path():
         public = session_callable(PublicOnly(), [x], y)
         values = np.array([1.0, 2.5], dtype=np.float32)
         assert fast(values)[0].tolist() == public(values)[0].tolist() == [2.0, 5.0]
+
+
+def test_timing_headers_say_where_the_time_went(make_app):
+    client = make_app(MODEL_NAMES="bow-spanish", BATCH_TIMEOUT_MS="200").test_client()
+    for path, body in (("/predict", {"title": "hola"}), ("/embed", {"texts": ["hola"]})):
+        response = client.post(BOW + path, json=body)
+        assert response.status_code == 200
+        queued = float(response.headers["X-Queue-Time"])
+        inference = float(response.headers["X-Inference-Time"])
+        assert 150 <= queued < 2000  # it waited for the batch timeout
+        assert 0 < inference < 2000

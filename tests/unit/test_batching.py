@@ -170,3 +170,17 @@ def test_direct_runner_bounds_concurrency_and_wraps_errors():
     assert runner.submit([[4]]).vectors.tolist() == [[4, 1, 0]]
     with pytest.raises(InferenceFailed):
         DirectRunner("m", Recorder(fail=True), BatchPolicy()).submit([[1]])
+
+
+def test_a_model_returning_the_wrong_number_of_rows_fails_the_batch_not_the_batcher():
+    calls = []
+
+    def short_model(rows, key):
+        calls.append(len(rows))
+        return np.zeros((1 if len(calls) == 1 else len(rows), 3), dtype=np.float32)
+
+    batcher = MicroBatcher("m", short_model, BatchPolicy())
+    with pytest.raises(InferenceFailed, match="returned 1 rows for 2 texts"):
+        batcher.submit([[1], [2]])
+    assert batcher.submit([[1], [2]]).vectors.shape == (2, 3)  # still serving
+    batcher.close()

@@ -10,6 +10,7 @@ from flask_restx import Namespace, Resource
 from werkzeug.exceptions import BadRequest
 
 from ..serving.registry import Registry
+from ..serving.servable import Embeddings
 from .encoding import base64_rows
 from .payloads import parse_embed, parse_predict
 from .schemas import register_models
@@ -29,6 +30,12 @@ def json_body() -> Any:
         return orjson.loads(request.get_data(cache=False))
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"the request body is not valid JSON ({error})") from None
+
+
+def timing(result: Embeddings) -> dict[str, str]:
+    """Where the request's time went, in ms, as text-embeddings-inference reports it."""
+    return {"X-Queue-Time": f"{result.queued_s * 1000:.3f}",
+            "X-Inference-Time": f"{result.inference_s * 1000:.3f}"}
 
 
 @ns.route("")
@@ -67,7 +74,7 @@ class Predict(Resource):
         result = servable.embed([body.title], body.length, body.parameters)
         return {"ModelPrediction": {"tokenizedTitle": result.tokens[0],
                                     "modelName": name,
-                                    "modelPrediction": result.vectors[0]}}
+                                    "modelPrediction": result.vectors[0]}}, 200, timing(result)
 
 
 @ns.route("/<string:name>/embed")
@@ -90,4 +97,4 @@ class Embed(Resource):
         embeddings = (base64_rows(result.vectors) if body.encoding_format == "base64"
                       else result.vectors)
         return {"model": name, "dimension": int(result.vectors.shape[1]),
-                "embeddings": embeddings, "tokens": result.tokens}
+                "embeddings": embeddings, "tokens": result.tokens}, 200, timing(result)

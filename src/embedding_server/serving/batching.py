@@ -32,12 +32,15 @@ class _Job:
     error: BaseException | None = None
     abandoned: bool = False
     queued_s: float = 0.0
+    inference_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class BatchResult:
+    """A request's vectors, with the time it waited and its batch's run time."""
     vectors: np.ndarray
     queued_s: float
+    inference_s: float
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,10 @@ class DirectRunner:
             self._in_flight += 1
         if self._call is None:
             self._call = native_thread_call()  # in the serving process, after any fork
+        started = time.perf_counter()
         try:
-            return BatchResult(self._call(self._run_rows, rows, key), 0.0)
+            vectors = self._call(self._run_rows, rows, key)
+            return BatchResult(vectors, 0.0, time.perf_counter() - started)
         except Exception as error:
             raise _failed(error) from error
         finally:
@@ -175,7 +180,7 @@ class MicroBatcher:
                     f"{self.request_timeout_s * 1000:.0f} ms (REQUEST_TIMEOUT_MS)")
         if job.error is not None:
             raise _failed(job.error)
-        return BatchResult(job.result, job.queued_s)
+        return BatchResult(job.result, job.queued_s, job.inference_s)
 
     def close(self) -> None:
         """Stop taking requests; the queued ones are still run."""
@@ -234,15 +239,19 @@ class MicroBatcher:
         rows = [row for job in batch for row in job.rows]
         try:
             vectors = call(self._run_rows, rows, batch[0].key)
+            if len(vectors) != len(rows):
+                raise ValueError(f"the model returned {len(vectors)} rows for {len(rows)} texts")
         except Exception as error:  # every waiting request gets the error
             for job in batch:
                 job.error = error
                 job.done.set()
             return
+        inference_s = time.perf_counter() - started
         offset = 0
         for job in batch:
             job.result = vectors[offset:offset + len(job.rows)]
             job.queued_s = started - job.enqueued
+            job.inference_s = inference_s
             offset += len(job.rows)
             job.done.set()
 

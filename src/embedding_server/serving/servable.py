@@ -15,10 +15,12 @@ from .tf1 import TF1Runner, describe_tf_error
 
 @dataclass(frozen=True)
 class Embeddings:
-    """Vectors in input order, with each text's tokens after OOV replacement."""
+    """Vectors in input order, with each text's tokens after OOV replacement,
+    and the time the request waited for its batch and the batch's run took."""
     vectors: np.ndarray
     tokens: list[list[str]]
     queued_s: float = 0.0
+    inference_s: float = 0.0
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -32,6 +34,8 @@ class WarmUpError(Exception):
 
 
 class Servable:
+    """A loaded model: text in, embeddings out, through its scheduler."""
+
     def __init__(self, name: str, signature: Signature, vocabulary: Vocabulary,
                  runner: TF1Runner, checkpoint_format: str,
                  policy: BatchPolicy | None = None):
@@ -67,7 +71,8 @@ class Servable:
         encoded = encode(texts, self.vocabulary, max_length, self.signature.truncating)
         result = self.scheduler.submit(encoded.rows, key)
         vectors = l2_normalize(result.vectors) if normalize else result.vectors
-        return Embeddings(vectors=vectors, tokens=encoded.tokens, queued_s=result.queued_s)
+        return Embeddings(vectors=vectors, tokens=encoded.tokens, queued_s=result.queued_s,
+                          inference_s=result.inference_s)
 
     def run_rows(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> np.ndarray:
         """One model run over unpadded rows; `key` holds the parameter feeds."""
