@@ -9,6 +9,7 @@ hold many requests at once, which is what micro-batching needs.
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -102,6 +103,18 @@ def cooperative(app: Callable) -> Callable:
     return wsgi
 
 
+def settle_heap() -> None:
+    """Exclude everything alive after start-up from the garbage collector.
+
+    TensorFlow leaves ~300,000 Python objects behind, and every full
+    collection walks them all: 140 ms during which the worker answers
+    nobody, which was the whole p99 of a loaded worker. Frozen, they are
+    never walked again; only what requests allocate is collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class GunicornServer(BaseApplication):
     def __init__(self, config: BaseConfig, options: ServeOptions):
         self._config = config
@@ -116,6 +129,7 @@ class GunicornServer(BaseApplication):
         from .app import create_app  # in the worker, after the fork
 
         app = create_app(self._config)
+        settle_heap()
         if self._options.worker_class in COOPERATIVE:
             return cooperative(app)
         return app

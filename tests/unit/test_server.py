@@ -52,3 +52,16 @@ def test_cooperative_app_yields_once_the_response_is_closed():
     assert closed == []
     body.close()
     assert closed == [True]
+
+
+def test_settle_heap_freezes_what_start_up_left():
+    import gc
+
+    from embedding_server.server import settle_heap
+
+    before = gc.get_freeze_count()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
