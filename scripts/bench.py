@@ -151,12 +151,14 @@ def raw_worker(models_dir: str, model: str, batch: int, seconds: float, threads:
     from embedding_server.demo.words import load_words
     from embedding_server.serving.batching import BatchPolicy
     from embedding_server.serving.registry import Registry
+    from embedding_server.server import settle_heap
 
     registry = Registry(models_dir, [model], policy=BatchPolicy(enabled=False),
                         tf_threads=threads)
     registry.load_all()
     servable = registry.get(model)
     load_s = time.perf_counter() - started
+    settle_heap()  # as a serving worker does, so both sides pay the same GC
     texts = sentences(load_words("es"), 256, seed=batch)
     for i in range(20):
         servable.embed(texts[i:i + batch])
