@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def wait_for(url: str, process: subprocess.Popen) -> bytes:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read()
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset, or accepted but not answered yet
             time.sleep(0.3)
     raise AssertionError(f"no answer from {url} within {START_TIMEOUT}s")
 
