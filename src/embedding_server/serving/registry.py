@@ -34,9 +34,13 @@ class ModelEntry:
         self.name = name
         self.directory = directory
         self.state = ModelState.LOADING
-        self.error: str | None = None
         self.problems: list[str] = []
         self.servable: Servable | None = None
+
+    @property
+    def error(self) -> str | None:
+        """Why the model FAILED, in one line; None otherwise."""
+        return "; ".join(self.problems) or None
 
     def status(self) -> dict[str, Any]:
         servable = self.servable
@@ -96,7 +100,7 @@ class Registry:
 
     def load(self, entry: ModelEntry) -> None:
         with self._lock:
-            entry.state, entry.error, entry.problems = ModelState.LOADING, None, []
+            entry.state, entry.problems = ModelState.LOADING, []
         try:
             servable = load_servable(entry.name, entry.directory, self.files,
                                      self.oov_token, self.policy, self.tf_threads)
@@ -115,7 +119,6 @@ class Registry:
     def _fail(self, entry: ModelEntry, problems: list[str]) -> None:
         with self._lock:
             entry.state, entry.problems = ModelState.FAILED, list(problems)
-            entry.error = "; ".join(problems)
         log.error("model %s FAILED: %s", entry.name, entry.error)
 
     def names(self) -> list[str]:
