@@ -51,6 +51,15 @@ end
 """
 
 
+def ensure_wrk() -> None:
+    """Find wrk, or install Debian's package (as root, on a Debian-like host)."""
+    if shutil.which("wrk") is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+
 def sentences(words: list[str], count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     return [" ".join(rng.choice(words[:5000]) for _ in range(rng.randint(6, 14)))
@@ -200,10 +209,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
-        if shutil.which("wrk") is None:
-            raise SystemExit("wrk is needed: apt-get install wrk")
+    ensure_wrk()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     models_dir = args.models_dir
