@@ -103,12 +103,21 @@ def test_run_serves_on_a_free_port(models_dir, tmp_path, flask_env):
 
 
 def test_dotenv_file_with_the_seed_script(models_dir, tmp_path):
+    """The seed's form: `dotenv -f FILE run python scripts/manage.py run`."""
+    port = free_port()
     env_file = tmp_path / ".env_test"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in test_environ(
-        models_dir, tmp_path / "api.log").items()))
-    process = subprocess.run(
+        models_dir, tmp_path / "api.log", PORT=str(port)).items()))
+    check = subprocess.run(
         [str(BIN / "dotenv"), "-f", str(env_file), "run", sys.executable,
          str(ROOT / "scripts" / "manage.py"), "check"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert process.returncode == 0, process.stderr
-    assert "bow-spanish: AVAILABLE" in process.stdout
+    assert check.returncode == 0, check.stderr
+    assert "bow-spanish: AVAILABLE" in check.stdout
+    process = start([str(BIN / "dotenv"), "-f", str(env_file), "run", sys.executable,
+                     str(ROOT / "scripts" / "manage.py"), "run"], {}, tmp_path)
+    try:
+        models = json.loads(wait_for(f"http://127.0.0.1:{port}/api/v1/models", process))
+        assert {m["name"] for m in models["models"]} == {"bow-spanish", "lstm-multilingual"}
+    finally:
+        stop(process)
