@@ -134,17 +134,33 @@ class Server:
                 time.sleep(0.1)
         raise SystemExit("server not ready in time")
 
-    def worker_rss_mb(self) -> list[float]:
-        rss = []
+    def workers(self) -> list[str]:
+        pids = []
         for pid in os.listdir("/proc"):
             try:
                 if pid.isdigit() and open(f"/proc/{pid}/stat").read().split()[3] == str(
                         self.process.pid):
-                    status = open(f"/proc/{pid}/status").read()
-                    rss.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
+                    pids.append(pid)
             except OSError:
                 continue
+        return pids
+
+    def worker_rss_mb(self) -> list[float]:
+        rss = []
+        for pid in self.workers():
+            status = open(f"/proc/{pid}/status").read()
+            rss.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
         return rss
+
+    def worker_cpu_s(self) -> float:
+        """User + system CPU seconds of all workers so far: a cost per request
+        that moves less with the machine's noise than throughput does."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.workers():
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / ticks
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -264,7 +280,10 @@ def main() -> None:
                 raw[batch].append(per_s)
             for name, mode, script, path, connections in scenarios:
                 print(f"run {run + 1}/{args.runs}: {name}", flush=True)
+                cpu_before = servers[mode].worker_cpu_s()
                 result = wrk(servers[mode].base + path, scripts[script], connections, seconds)
+                result["cpu_us_per_req"] = ((servers[mode].worker_cpu_s() - cpu_before)
+                                            / max(result["requests"], 1) * 1e6)
                 results.setdefault(name, []).append(result)
         rss_after = servers[True].worker_rss_mb()
     finally:
@@ -274,7 +293,7 @@ def main() -> None:
     def med(name: str, key: str) -> float:
         return median([r[key] for r in results[name]])
 
-    keys = ("rps", "p50_us", "p99_us", "max_us", "non2xx", "socket_errors")
+    keys = ("rps", "p50_us", "p99_us", "max_us", "non2xx", "socket_errors", "cpu_us_per_req")
     report = {name: {key: med(name, key) for key in keys} for name in results}
     for name in ("d_bulk_on", "d_bulk_off", "d_bulk_b64_on"):
         report[name]["embeddings_per_s"] = report[name]["rps"] * 64
@@ -308,8 +327,8 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
 
     print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {workers} workers, "
           f"wrk -t1, {seconds} s runs, median of {runs}\n")
-    print("| scenario | result | p50 | p99 | p99/p50 |")
-    print("|---|---|---|---|---|")
+    print("| scenario | result | p50 | p99 | p99/p50 | server CPU per request |")
+    print("|---|---|---|---|---|---|")
     rows = [
         ("(a) raw pipeline, batch 1", f"{r['a_raw']['batch1_per_s']:,.0f} emb/s", None),
         ("(a) raw pipeline, batch 64", f"{r['a_raw']['batch64_per_s']:,.0f} emb/s", None),
@@ -337,15 +356,17 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
     for label, value, key in rows:
         if key:
             p50, p99 = r[key]["p50_us"], r[key]["p99_us"]
-            print(f"| {label} | {value} | {ms(p50)} | {ms(p99)} | {p99 / p50:.1f} |")
+            print(f"| {label} | {value} | {ms(p50)} | {ms(p99)} | {p99 / p50:.1f} | "
+                  f"{r[key]['cpu_us_per_req']:.0f} µs |")
         else:
-            print(f"| {label} | {value} | | | |")
+            print(f"| {label} | {value} | | | | |")
     start = r["f_start"]
     print(f"| (f) start to ready (both models answer) | "
           f"{start['ready_s'][True]:.1f} s (one worker's import + load: "
-          f"{start['worker_load_s']:.1f} s) | | | |")
+          f"{start['worker_load_s']:.1f} s) | | | | |")
     print(f"| (f) RSS per worker, at ready / after the runs | "
-          f"{max(start['rss_ready_mb']):.0f} / {max(start['rss_after_load_mb']):.0f} MB | | | |")
+          f"{max(start['rss_ready_mb']):.0f} / {max(start['rss_after_load_mb']):.0f} MB "
+          "| | | | |")
     print("\n(ratios: median of the per-run ratios)")
     print("\n| ratio | value | target |")
     print("|---|---|---|")

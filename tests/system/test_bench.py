@@ -25,6 +25,7 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
                      "d_bulk_b64_on", "lstm_single_on", "lstm_single_off", "overload_128"):
         assert report[scenario]["rps"] > 0 and report[scenario]["p99_us"] > 0
         assert report[scenario]["socket_errors"] == 0
+        assert report[scenario]["cpu_us_per_req"] > 0
     assert all(value > 0 for value in report["ratios"].values())
     assert report["a_raw"]["batch64_per_s"] > report["a_raw"]["batch1_per_s"] > 0
     assert 0 < report["f_start"]["ready_s"]["true"] < 120
