@@ -27,25 +27,20 @@ def parse_bool(raw: str) -> bool:
     raise ValueError("expected true/false, yes/no, on/off or 1/0")
 
 
-def parse_positive_int(raw: str) -> int:
-    value = int(raw.strip())
-    if value < 1:
-        raise ValueError("expected a whole number of at least 1")
-    return value
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser of whole numbers from `low` to `high` (unbounded when None)."""
+    def parse(raw: str) -> int:
+        value = int(raw.strip())
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"expected a whole number {bounds}")
+        return value
+    return parse
 
 
-def parse_port(raw: str) -> int:
-    value = int(raw.strip())
-    if not 0 <= value <= 65535:
-        raise ValueError("expected a port number from 0 to 65535")
-    return value
-
-
-def parse_non_negative_int(raw: str) -> int:
-    value = int(raw.strip())
-    if value < 0:
-        raise ValueError("expected a whole number of at least 0")
-    return value
+parse_positive_int = int_in(1)
+parse_non_negative_int = int_in(0)
+parse_port = int_in(0, 65535)
 
 
 def parse_non_negative_float(raw: str) -> float:
