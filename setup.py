@@ -20,6 +20,7 @@ setup(
         "orjson>=3.9",
         "gunicorn>=22.0",
         "gevent>=24.2",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "test": [

@@ -9,12 +9,14 @@ from flask.sessions import SessionInterface
 
 from .api import create_blueprint
 from .api.errors import register_app_errors
+from .api.ops import create_ops_blueprint
 from .config import BaseConfig, load_config
 from .logs import configure_logging
 from .request_log import install_request_log
 from .serving.batching import BatchPolicy
 from .serving.registry import ModelState, Registry
 from .serving.validation import ModelFiles
+from .serving.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def build_registry(config: BaseConfig) -> Registry:
                          request_timeout_s=config.REQUEST_TIMEOUT_MS / 1000)
     registry = Registry(config.MODELS_BASE_DIR, config.MODEL_NAMES,
                         ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN,
-                        policy, config.TF_THREADS)
+                        policy, config.TF_THREADS, config.MODEL_SETTLE_MS / 1000)
     registry.load_all()
     return registry
 
@@ -52,7 +54,8 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     None for the process environment (over ./.env)."""
     if not isinstance(config, BaseConfig):
         config = load_config(config)
-    configure_logging(config.LOG_LEVEL, config.LOG_FILE, config.CONSOLE_LOG)
+    configure_logging(config.LOG_LEVEL, config.LOG_FILE, config.CONSOLE_LOG,
+                      config.LOG_FORMAT)
     app = Flask(__name__)
     app.config.from_mapping(config.as_dict())
     app.json.sort_keys = False
@@ -60,6 +63,10 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     app.session_interface = NoSessions()
     registry = build_registry(config)
     app.extensions["registry"] = registry
+    watcher = Watcher(registry, config.MODEL_POLL_SECONDS)
+    if config.MODEL_POLL_SECONDS:
+        watcher.start()
+    app.extensions["watcher"] = watcher
     available = [e.name for e in registry.entries() if e.state is ModelState.AVAILABLE]
     level = logging.INFO if len(available) == len(registry.names()) else logging.WARNING
     log.log(level, "serving %d of %d configured models: %s", len(available),
@@ -67,4 +74,5 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     install_request_log(app)
     register_app_errors(app)
     app.register_blueprint(create_blueprint())
+    app.register_blueprint(create_ops_blueprint())
     return app

@@ -42,8 +42,10 @@ def run(host: str | None, port: int | None) -> None:
         app = _placeholder_app
     else:
         from .app import create_app
+        from .serving.watcher import on_sighup
 
         app = create_app(config)
+        on_sighup(app.extensions["watcher"].trigger)
     run_simple(host or config.HOST, config.PORT if port is None else port, app,
                use_reloader=debug, use_debugger=debug, threaded=True,
                reloader_type="stat", exclude_patterns=_library_paths())
@@ -98,11 +100,16 @@ def check() -> None:
     registry = _load_registry()
     failed = False
     for entry in registry.entries():
-        click.echo(f"{entry.name}: {entry.state.value}")
+        version = f" (version {entry.version})" if entry.version is not None else ""
+        click.echo(f"{entry.name}: {entry.state.value}{version}")
         if entry.problems:
             failed = True
             for problem in entry.problems:
                 click.echo(f"  - {problem}")
+        for other in entry.versions.values():
+            if other.state.value == "FAILED" and entry.version is not None:
+                failed = True
+                click.echo(f"  - version {other.version} FAILED: {other.error}")
     registry.close()
     sys.exit(1 if failed else 0)
 
@@ -114,7 +121,7 @@ def models() -> None:
     for entry in registry.entries():
         status = entry.status()
         detail = (f"dim={status['embedding_dim']} max_length={status['max_length']} "
-                  f"vocabulary={status['vocabulary_size']}"
+                  f"vocabulary={status['vocabulary_size']} version={status['version']}"
                   if entry.servable else entry.error)
         click.echo(f"{entry.name}\t{entry.state.value}\t{detail}")
     registry.close()

@@ -14,6 +14,11 @@ from typing import Any, Callable, Mapping
 from dotenv import dotenv_values
 
 
+#: Set by `serve` to the gunicorn master's pid, for workers to ask it to
+#: relay a SIGHUP to all workers (internal: not an option).
+ARBITER_PID_ENV = "EMBEDDING_SERVER_ARBITER_PID"
+
+
 class ConfigError(ValueError):
     """A variable has a value that cannot be used; the message names it."""
 
@@ -71,6 +76,13 @@ def parse_environment(raw: str) -> str:
     return value
 
 
+def parse_log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError("expected text or json")
+    return value
+
+
 def parse_model_files(raw: str) -> tuple[str, ...]:
     files = parse_list(raw)
     if len(files) != 4:
@@ -102,6 +114,8 @@ OPTIONS: tuple[Option, ...] = (
            "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     Option("CONSOLE_LOG", parse_bool, "",
            "also log to the console (stderr)"),
+    Option("LOG_FORMAT", parse_log_format, "text",
+           "text (one readable line per record) or json (one JSON object per line)"),
     Option("MODELS_BASE_DIR", str, "models",
            "directory holding one sub-directory per model"),
     Option("MODEL_NAMES", parse_list, "bow-spanish,lstm-multilingual",
@@ -110,6 +124,12 @@ OPTIONS: tuple[Option, ...] = (
            "tensorflow_model,net_config.json,tensorflow_model.meta,word_mapping.json",
            "file names inside a model directory: checkpoint prefix, network "
            "config, meta graph, word mapping (in that order)"),
+    Option("MODEL_POLL_SECONDS", parse_non_negative_float, "0",
+           "look for new model versions every so many seconds; 0: only on "
+           "SIGHUP or POST .../reload"),
+    Option("MODEL_SETTLE_MS", parse_non_negative_int, "1000",
+           "a version found on SIGHUP or reload loads only if its files are "
+           "the same this many ms later"),
     Option("OOV_TOKEN", str, "<OOV>",
            "token unknown words map to, when the vocabulary has it"),
     Option("MAX_CONTENT_LENGTH", parse_positive_int, str(2 * 1024 * 1024),

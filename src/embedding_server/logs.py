@@ -4,18 +4,47 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import datetime, timezone
+
+import orjson
 
 PACKAGE_LOGGER = "embedding_server"
 FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
+#: Record attributes a request's log lines carry (see request_log), in output order.
+REQUEST_FIELDS = ("request_id", "method", "endpoint", "path", "model", "version", "status",
+                  "latency_ms", "batch_size")
 
-def configure_logging(level: int, log_file: str, console: bool) -> logging.Logger:
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers: time, level, logger and
+    message, plus the request's fields when the record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc)
+                            .isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in REQUEST_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: int, log_file: str, console: bool,
+                      log_format: str = "text") -> logging.Logger:
     """(Re)install this package's handlers; calling it twice never doubles lines."""
     logger = logging.getLogger(PACKAGE_LOGGER)
     for handler in [h for h in logger.handlers if getattr(h, "_ours", False)]:
         logger.removeHandler(handler)
         handler.close()
-    formatter = logging.Formatter(FORMAT)
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = []
     if log_file:
         directory = os.path.dirname(os.path.abspath(log_file))

@@ -1,4 +1,5 @@
-"""Request ids and the access log: one line per request, with its duration."""
+"""Request ids, the access log and the request metrics: one line and one
+observation per request, with its duration."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +8,8 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+
+from .metrics import observe_request
 
 log = logging.getLogger("embedding_server.access")
 
@@ -22,6 +25,11 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def note_model(model: str, version: int, batch_size: int) -> None:
+    """What served this request, for its access-log line."""
+    g.model, g.model_version, g.batch_size = model, version, batch_size
+
+
 def install_request_log(app: Flask) -> None:
     @app.before_request
     def start() -> None:
@@ -32,7 +40,18 @@ def install_request_log(app: Flask) -> None:
     def finish(response: Response) -> Response:
         request_id = g.get("request_id") or request_id_from(None)
         response.headers[REQUEST_ID_HEADER] = request_id
-        duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %d %.1fms request_id=%s", request.method, request.path,
-                 response.status_code, duration_ms, request_id)
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        # The route's pattern, not the path: one series per endpoint, however
+        # many model names or bad paths clients send.
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        observe_request(endpoint, request.method, response.status_code, seconds)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s %d %.1fms request_id=%s", request.method, request.path,
+                     response.status_code, seconds * 1000, request_id,
+                     extra={"request_id": request_id, "method": request.method,
+                            "endpoint": endpoint, "path": request.path,
+                            "model": g.get("model"), "version": g.get("model_version"),
+                            "status": response.status_code,
+                            "latency_ms": round(seconds * 1000, 3),
+                            "batch_size": g.get("batch_size")})
         return response

@@ -9,14 +9,24 @@ hold many requests at once, which is what micro-batching needs.
 """
 from __future__ import annotations
 
-import gc
+import glob
 import os
+import shutil
+import signal
+import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
-from .config import BaseConfig
+from .config import ARBITER_PID_ENV, BaseConfig
+from .heap import settle_heap
+
+#: prometheus-client's multiprocess directory (named here, not imported: the
+#: master must not import prometheus_client before it is set).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 WORKER_CLASSES = ("gevent_pywsgi", "gevent", "gthread", "sync")
 COOPERATIVE = ("gevent_pywsgi", "gevent")
@@ -103,16 +113,21 @@ def cooperative(app: Callable) -> Callable:
     return wsgi
 
 
-def settle_heap() -> None:
-    """Exclude everything alive after start-up from the garbage collector.
+class ModelReloadArbiter(Arbiter):
+    """gunicorn's master, except that SIGHUP has every worker look for new
+    model versions (each swaps in place, serving throughout) instead of
+    replacing all workers, which would reload every model from scratch."""
 
-    TensorFlow leaves ~300,000 Python objects behind, and every full
-    collection walks them all: 140 ms during which the worker answers
-    nobody, which was the whole p99 of a loaded worker. Frozen, they are
-    never walked again; only what requests allocate is collected.
-    """
-    gc.collect()
-    gc.freeze()
+    def handle_hup(self) -> None:
+        self.log.info("SIGHUP: workers look for new model versions")
+        for pid in list(self.WORKERS):
+            self.kill_worker(pid, signal.SIGHUP)
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from .metrics import mark_worker_dead  # imported once the metrics dir is set
+
+    mark_worker_dead(worker.pid)
 
 
 class GunicornServer(BaseApplication):
@@ -124,15 +139,28 @@ class GunicornServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in gunicorn_settings(self._options).items():
             self.cfg.set(key, value)
+        self.cfg.set("child_exit", _child_exit)
 
     def load(self) -> Callable:
         from .app import create_app  # in the worker, after the fork
+        from .serving.watcher import on_sighup
 
+        # gunicorn leaves SIGHUP deadly in a worker; one that arrives while
+        # the models load is moot (the load reads the disk as it is).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         app = create_app(self._config)
+        on_sighup(app.extensions["watcher"].trigger)
         settle_heap()
         if self._options.worker_class in COOPERATIVE:
             return cooperative(app)
         return app
+
+    def run(self) -> None:
+        try:
+            ModelReloadArbiter(self).run()
+        except RuntimeError as error:  # gunicorn's own start-up errors
+            print(f"\nError: {error}\n", file=sys.stderr)
+            sys.exit(1)
 
 
 def apply_serving_defaults(config: BaseConfig, options: ServeOptions) -> None:
@@ -145,7 +173,31 @@ def apply_serving_defaults(config: BaseConfig, options: ServeOptions) -> None:
         config.BATCHING = False
 
 
+def prepare_metrics_dir() -> str | None:
+    """Give the workers a directory for prometheus-client's multiprocess mode.
+
+    It must be in the environment before any process imports
+    prometheus_client, and must not hold a previous run's values. Returns
+    the directory when it was created here (to be removed at exit).
+    """
+    path = os.environ.get(METRICS_DIR_ENV)
+    if not path:
+        path = tempfile.mkdtemp(prefix="embedding-server-metrics-")
+        os.environ[METRICS_DIR_ENV] = path
+        return path
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+    return None
+
+
 def serve(config: BaseConfig, options: ServeOptions) -> None:
     """Run gunicorn until it is stopped (SIGTERM: graceful shutdown)."""
     apply_serving_defaults(config, options)
-    GunicornServer(config, options).run()
+    created = prepare_metrics_dir()
+    os.environ[ARBITER_PID_ENV] = str(os.getpid())
+    try:
+        GunicornServer(config, options).run()
+    finally:
+        if created:
+            shutil.rmtree(created, ignore_errors=True)

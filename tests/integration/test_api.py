@@ -259,7 +259,7 @@ def test_no_stack_trace_reaches_a_client(client, monkeypatch):
 
     monkeypatch.setattr(servable.runner, "run", explode)
     response = predict(client, BOW, title="hola")
-    assert response.status_code == 500
+    assert response.status_code == 503
     message = response.get_json()["message"]
     assert "secret" not in message and "Traceback" not in message
     assert response.headers["X-Request-ID"] in message

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from embedding_server.serving.tf1 import session_callable
+from tests.metrics import metric_value
 
 BOW = "/api/v1/models/bow-spanish"
 LSTM = "/api/v1/models/lstm-multilingual"
@@ -100,9 +101,11 @@ def test_request_waiting_past_its_timeout_gets_503(make_app):
     assert "REQUEST_TIMEOUT_MS" in response.get_json()["message"]
 
 
-def test_inference_error_is_a_logged_500_with_the_request_id(make_app, tmp_path):
-    app = make_app(MODEL_NAMES="lstm-multilingual")
+def test_inference_error_is_a_logged_counted_503_for_that_model_only(make_app, tmp_path):
+    app = make_app(MODEL_NAMES="lstm-multilingual,bow-spanish")
     servable = app.extensions["registry"].get("lstm-multilingual")
+    errors_before = metric_value(app, "embedding_inference_errors_total",
+                                 model="lstm-multilingual")
     # A real TensorFlow failure: a word whose id lies beyond the embedding matrix.
     original = servable.vocabulary._ids
     servable.vocabulary._ids = {**original, "veneno": 10 ** 7}
@@ -111,12 +114,16 @@ def test_inference_error_is_a_logged_500_with_the_request_id(make_app, tmp_path)
                                           headers={"X-Request-ID": "boom-1"})
     finally:
         servable.vocabulary._ids = original
-    assert response.status_code == 500
+    assert response.status_code == 503
     assert "boom-1" in response.get_json()["message"]
     log = (tmp_path / "api.log").read_text()
     assert "server error (request id boom-1)" in log and "Traceback" in log
+    assert metric_value(app, "embedding_inference_errors_total",
+                        model="lstm-multilingual") == errors_before + 1
+    other = app.test_client().post("/api/v1/models/bow-spanish/predict", json={"title": "hola"})
+    assert other.status_code == 200  # the other model is untouched
     ok = app.test_client().post(LSTM + "/predict", json={"title": "hola"})
-    assert ok.status_code == 200  # the model keeps serving
+    assert ok.status_code == 200  # and this one keeps serving
 
 
 def test_session_callable_falls_back_to_the_public_path():

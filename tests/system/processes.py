@@ -1,12 +1,14 @@
 """Real server processes for system tests: started on 127.0.0.1, bounded, stopped."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -62,3 +64,92 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> str:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return process.output_path.read_text(errors="replace")
+
+
+def worker_pids(master: subprocess.Popen) -> set[int]:
+    """The live processes whose parent is `master` (gunicorn's workers)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(master.pid) and fields[0] != "Z":
+            pids.add(int(entry))
+    return pids
+
+
+class Load:
+    """Client threads posting one request per fresh connection, until stopped.
+
+    Each outcome is recorded: the status and the model version of a response,
+    "refused" when no connection could be made (the server was not accepting:
+    nothing was lost), or "lost" when a connection was made but no whole
+    response came back.
+    """
+
+    def __init__(self, port: int, path: str, body: dict, threads: int = 4,
+                 timeout: float = 20):
+        self.port, self.path, self.timeout = port, path, timeout
+        self.body = json.dumps(body).encode()
+        self.outcomes: list[tuple[str, int | None]] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True)
+                         for _ in range(threads)]
+
+    def __enter__(self) -> "Load":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout + 5)
+            assert not thread.is_alive(), "a client request hung"
+
+    def count(self, outcome: str) -> int:
+        with self._lock:
+            return sum(1 for seen, _ in self.outcomes if seen == outcome)
+
+    def versions(self) -> list[int]:
+        with self._lock:
+            return [version for seen, version in self.outcomes if seen == "200"]
+
+    def summary(self) -> dict[str, int]:
+        with self._lock:
+            kinds = sorted({seen for seen, _ in self.outcomes})
+            return {kind: sum(1 for seen, _ in self.outcomes if seen == kind) for kind in kinds}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            outcome = self._one()
+            with self._lock:
+                self.outcomes.append(outcome)
+
+    def _one(self) -> tuple[str, int | None]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        try:
+            connection.connect()
+        except OSError:
+            time.sleep(0.05)
+            return "refused", None
+        try:
+            connection.request("POST", self.path, body=self.body,
+                               headers={"Content-Type": "application/json",
+                                        "Connection": "close"})
+            response = connection.getresponse()
+            payload = json.loads(response.read())
+        except (OSError, http.client.HTTPException, ValueError):
+            return "lost", None
+        finally:
+            connection.close()
+        version = payload.get("model_version") if isinstance(payload, dict) else None
+        return str(response.status), version

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from embedding_server.cli import main
 from tests.conftest import ROOT, copy_model, test_environ
+from tests.integration.test_versions import add_version
 from tests.system.processes import BIN, free_port, post_json, start, stop, wait_for
 
 
@@ -43,6 +44,16 @@ def test_check_fails_and_lists_every_problem(models_dir, tmp_path):
     assert "  - missing file 'tensorflow_model.meta'" in result.output
     assert "  - word_mapping.json must be a JSON object" in result.output
     assert "absent: FAILED" in result.output
+
+
+def test_check_reports_a_broken_newer_version_beside_the_one_serving(models_dir, tmp_path):
+    add_version(models_dir, tmp_path / "m", 1)
+    add_version(models_dir, tmp_path / "m", 2, broken=True)
+    result = invoke(["check"], test_environ(tmp_path / "m", tmp_path / "log",
+                                            MODEL_NAMES="bow-spanish"))
+    assert result.exit_code == 1
+    assert "bow-spanish: AVAILABLE (version 1)" in result.output
+    assert "  - version 2 FAILED: " in result.output and "truncated" in result.output
 
 
 def test_models_lists_states(models_dir, tmp_path):

@@ -57,7 +57,7 @@ def test_cooperative_app_yields_once_the_response_is_closed():
 def test_settle_heap_freezes_what_start_up_left():
     import gc
 
-    from embedding_server.server import settle_heap
+    from embedding_server.heap import settle_heap
 
     before = gc.get_freeze_count()
     try:

@@ -48,7 +48,7 @@ VOCAB = {"<OOV>": 1, "hola": 2, "mundo": 3, "que": 4}
 def test_vocabulary_replaces_unknown_words_with_oov_token():
     vocabulary = Vocabulary(VOCAB, "<OOV>")
     assert vocabulary.lookup(["hola", "xyz", "mundo"]) == (
-        ["hola", "<OOV>", "mundo"], [2, 1, 3])
+        ["hola", "<OOV>", "mundo"], [2, 1, 3], 1)
     assert vocabulary.oov_token == "<OOV>"
     assert vocabulary.max_id == 4
     assert len(vocabulary) == 4
@@ -57,7 +57,12 @@ def test_vocabulary_replaces_unknown_words_with_oov_token():
 def test_vocabulary_drops_unknown_words_without_oov_token():
     vocabulary = Vocabulary({"hola": 2}, "<OOV>")
     assert vocabulary.oov_token is None
-    assert vocabulary.lookup(["hola", "xyz"]) == (["hola"], [2])
+    assert vocabulary.lookup(["hola", "xyz"]) == (["hola"], [2], 1)
+
+
+def test_encode_counts_words_and_unknown_words():
+    encoded = encode(["hola xyz mundo", "abc def"], Vocabulary(VOCAB, "<OOV>"), 20, "pre")
+    assert (encoded.word_count, encoded.unknown_count) == (5, 3)
 
 
 def test_truncate_keeps_last_ids_for_pre_and_first_for_post():

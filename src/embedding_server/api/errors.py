@@ -1,8 +1,9 @@
 """Every error leaves as JSON `{"message": ...}` with its proper status.
 
 Client faults keep their 4xx; overload is a fast 429 or 503 with Retry-After;
-anything unexpected is logged with the request id and answered 500 without a
-stack trace.
+a model whose run raises answers 503 for that model only; anything
+unexpected is logged with the request id and answered 500 without a stack
+trace.
 """
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def register_api_errors(api: Api) -> None:
 
     @api.errorhandler(InferenceFailed)
     def inference_failed(error: InferenceFailed):
-        return {"message": server_fault_message(error)}, 500
+        # The model, not the server, is at fault: 503 says "this model, now";
+        # the other models keep serving.
+        return {"message": server_fault_message(error)}, 503
 
     @api.errorhandler(Exception)
     def unexpected(error: Exception):

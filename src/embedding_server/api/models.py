@@ -9,8 +9,10 @@ from flask import current_app, request
 from flask_restx import Namespace, Resource
 from werkzeug.exceptions import BadRequest
 
+from ..request_log import note_model
 from ..serving.registry import Registry
 from ..serving.servable import Embeddings
+from ..serving.watcher import Watcher
 from .encoding import base64_rows
 from .payloads import parse_embed, parse_predict
 from .schemas import register_models
@@ -32,8 +34,10 @@ def json_body() -> Any:
         raise BadRequest(f"the request body is not valid JSON ({error})") from None
 
 
-def timing(result: Embeddings) -> dict[str, str]:
-    """Where the request's time went, in ms, as text-embeddings-inference reports it."""
+def timing(name: str, result: Embeddings) -> dict[str, str]:
+    """Where the request's time went, in ms, as text-embeddings-inference
+    reports it (and what served it, for the access log)."""
+    note_model(name, result.version, result.batch_size)
     return {"X-Queue-Time": f"{result.queued_s * 1000:.3f}",
             "X-Inference-Time": f"{result.inference_s * 1000:.3f}"}
 
@@ -66,15 +70,16 @@ class Predict(Resource):
     @ns.response(404, "No such model is configured", schema["error"])
     @ns.response(413, "Body larger than MAX_CONTENT_LENGTH", schema["error"])
     @ns.response(422, "Empty title", schema["error"])
-    @ns.response(503, "The model is not AVAILABLE", schema["error"])
+    @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
     def post(self, name: str):
-        """Embed one title (the seed's endpoint and response shape)."""
-        servable = registry().get(name)
-        body = parse_predict(json_body())
-        result = servable.embed([body.title], body.length, body.parameters)
+        """Embed one title (the seed's endpoint and response shape, plus the version)."""
+        with registry().use(name) as servable:
+            body = parse_predict(json_body())
+            result = servable.embed([body.title], body.length, body.parameters)
         return {"ModelPrediction": {"tokenizedTitle": result.tokens[0],
                                     "modelName": name,
-                                    "modelPrediction": result.vectors[0]}}, 200, timing(result)
+                                    "modelPrediction": result.vectors[0]},
+                "model_version": result.version}, 200, timing(name, result)
 
 
 @ns.route("/<string:name>/embed")
@@ -88,13 +93,33 @@ class Embed(Resource):
     @ns.response(413, "Body larger than MAX_CONTENT_LENGTH, or more than "
                  "MAX_BATCH_TEXTS texts", schema["error"])
     @ns.response(422, "Empty list or empty text", schema["error"])
-    @ns.response(503, "The model is not AVAILABLE", schema["error"])
+    @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
     def post(self, name: str):
         """Embed a batch of texts in one model run."""
-        servable = registry().get(name)
-        body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"])
-        result = servable.embed(body.texts, body.length, normalize=body.normalize)
+        with registry().use(name) as servable:
+            body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"])
+            result = servable.embed(body.texts, body.length, normalize=body.normalize)
         embeddings = (base64_rows(result.vectors) if body.encoding_format == "base64"
                       else result.vectors)
-        return {"model": name, "dimension": int(result.vectors.shape[1]),
-                "embeddings": embeddings, "tokens": result.tokens}, 200, timing(result)
+        return {"model": name, "model_version": result.version,
+                "dimension": int(result.vectors.shape[1]),
+                "embeddings": embeddings, "tokens": result.tokens}, 200, timing(name, result)
+
+
+@ns.route("/<string:name>/reload")
+@ns.param("name", "model name, as in MODEL_NAMES")
+class Reload(Resource):
+    @ns.response(200, "The model's status after looking for new versions", schema["status"])
+    @ns.response(404, "No such model is configured", schema["error"])
+    def post(self, name: str):
+        """Look for new versions of the model now and serve the newest that loads.
+
+        The worker that answers loads synchronously (a version whose files
+        still change is left PENDING); under `serve` every other worker is
+        told to look too.
+        """
+        entry = registry().entry(name)
+        registry().refresh(entry, wait=True)
+        watcher: Watcher = current_app.extensions["watcher"]
+        watcher.notify_siblings()
+        return entry.status()

@@ -9,15 +9,25 @@ from flask_restx import Namespace, fields
 
 from ..serving.signature import LONGEST_INPUT
 
+VERSION_STATES = ["LOADING", "AVAILABLE", "FAILED", "PENDING", "UNLOADED"]
+
 
 def register_models(ns: Namespace) -> dict[str, object]:
     error = ns.model("Error", {
         "message": fields.String(required=True, description="what went wrong"),
     })
+    version = ns.model("VersionStatus", {
+        "version": fields.Integer(required=True),
+        "state": fields.String(required=True, enum=VERSION_STATES),
+        "error": fields.String(description="why it FAILED or is PENDING, or a note"),
+    })
     status = ns.model("ModelStatus", {
         "name": fields.String(required=True),
         "state": fields.String(required=True, enum=["LOADING", "AVAILABLE", "FAILED"]),
         "error": fields.String(description="why the model FAILED; null otherwise"),
+        "version": fields.Integer(description="the version serving; null if none"),
+        "versions": fields.List(fields.Nested(version), description="every version "
+                                "on disk (and the one serving), newest first"),
         "format": fields.String(description="backend format, e.g. tf1"),
         "checkpoint_format": fields.String(description="V1 or V2"),
         "embedding_dim": fields.Integer,
@@ -45,7 +55,8 @@ def register_models(ns: Namespace) -> dict[str, object]:
         "modelPrediction": fields.List(fields.Float),
     })
     predict_response = ns.model("PredictResponse", {
-        "ModelPrediction": fields.Nested(prediction)})
+        "ModelPrediction": fields.Nested(prediction),
+        "model_version": fields.Integer(description="the version that computed it")})
     embed_request = ns.model("EmbedRequest", {
         "texts": fields.List(fields.String, required=True,
                              example=["Hola mundo", "Buenos días"]),
@@ -58,6 +69,7 @@ def register_models(ns: Namespace) -> dict[str, object]:
     })
     embed_response = ns.model("EmbedResponse", {
         "model": fields.String,
+        "model_version": fields.Integer(description="the version that computed them"),
         "dimension": fields.Integer,
         "embeddings": fields.List(fields.Raw, description="lists of floats, or "
                                   "base64 strings with encoding_format=base64"),

@@ -16,6 +16,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
+from ..metrics import ModelMetrics
 from .errors import InferenceFailed, ModelNotAvailable, QueueFull, RequestTimedOut
 
 #: Runs rows of token ids with the parameters of a batch key; returns vectors.
@@ -33,14 +34,17 @@ class _Job:
     abandoned: bool = False
     queued_s: float = 0.0
     inference_s: float = 0.0
+    batch_size: int = 0
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """A request's vectors, with the time it waited and its batch's run time."""
+    """A request's vectors, with the time it waited, its batch's run time
+    and how many texts that batch held."""
     vectors: np.ndarray
     queued_s: float
     inference_s: float
+    batch_size: int
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,11 @@ class DirectRunner:
     free, so one request's inference never stalls the others' I/O.
     """
 
-    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy):
+    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy,
+                 metrics: ModelMetrics | None = None):
         self.name = name
         self._run_rows = run_rows
+        self._metrics = metrics
         self.max_queue = policy.max_queue
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -117,9 +123,15 @@ class DirectRunner:
         started = time.perf_counter()
         try:
             vectors = self._call(self._run_rows, rows, key)
-            return BatchResult(vectors, 0.0, time.perf_counter() - started)
         except Exception as error:
+            if self._metrics:
+                self._metrics.batch_failed()
             raise _failed(error) from error
+        else:
+            inference_s = time.perf_counter() - started
+            if self._metrics:
+                self._metrics.batch_ran(len(rows), inference_s, self._in_flight - 1)
+            return BatchResult(vectors, 0.0, inference_s, len(rows))
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -137,9 +149,11 @@ class MicroBatcher:
     key (e.g. the same dropout parameters) share a batch.
     """
 
-    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy):
+    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy,
+                 metrics: ModelMetrics | None = None):
         self.name = name
         self._run_rows = run_rows
+        self._metrics = metrics
         self.max_size = policy.max_size
         self.timeout_s = policy.timeout_s
         self.max_queue = policy.max_queue
@@ -180,7 +194,7 @@ class MicroBatcher:
                     f"{self.request_timeout_s * 1000:.0f} ms (REQUEST_TIMEOUT_MS)")
         if job.error is not None:
             raise _failed(job.error)
-        return BatchResult(job.result, job.queued_s, job.inference_s)
+        return BatchResult(job.result, job.queued_s, job.inference_s, job.batch_size)
 
     def close(self) -> None:
         """Stop taking requests; the queued ones are still run."""
@@ -242,23 +256,28 @@ class MicroBatcher:
             if len(vectors) != len(rows):
                 raise ValueError(f"the model returned {len(vectors)} rows for {len(rows)} texts")
         except Exception as error:  # every waiting request gets the error
+            if self._metrics:
+                self._metrics.batch_failed()
             for job in batch:
                 job.error = error
                 job.done.set()
             return
         inference_s = time.perf_counter() - started
+        if self._metrics:
+            self._metrics.batch_ran(len(rows), inference_s, len(self._queue))
         offset = 0
         for job in batch:
             job.result = vectors[offset:offset + len(job.rows)]
             job.queued_s = started - job.enqueued
             job.inference_s = inference_s
+            job.batch_size = len(rows)
             offset += len(job.rows)
             job.done.set()
 
 
-def make_scheduler(name: str, run_rows: RunRows,
-                   policy: BatchPolicy) -> MicroBatcher | DirectRunner:
+def make_scheduler(name: str, run_rows: RunRows, policy: BatchPolicy,
+                   metrics: ModelMetrics | None = None) -> MicroBatcher | DirectRunner:
     """A micro-batcher, or with batching off a direct runner with the same bounds."""
     if policy.enabled:
-        return MicroBatcher(name, run_rows, policy)
-    return DirectRunner(name, run_rows, policy)
+        return MicroBatcher(name, run_rows, policy, metrics)
+    return DirectRunner(name, run_rows, policy, metrics)

@@ -27,4 +27,4 @@ class RequestTimedOut(ServingError):
 
 
 class InferenceFailed(ServingError):
-    """The model raised while computing (HTTP 500: a server fault)."""
+    """The model raised while computing (HTTP 503 for that model; logged and counted)."""

@@ -1,22 +1,32 @@
-"""The registry: configured models, their states, and the way to reach them.
+"""The registry: configured models, their versions and states, and the way to reach them.
 
-States follow TensorFlow Serving: LOADING, then AVAILABLE or FAILED with the
-error in words. A model that fails never stops the others.
+States follow TensorFlow Serving: a version is LOADING, then AVAILABLE or
+FAILED with the error in words; PENDING while its files are still being
+written, UNLOADED once a newer version replaced it. A model serves its
+highest version that loads; a newer version serves only once it has
+validated, loaded and warmed up, and until then the old one keeps serving.
+A model that fails never stops the others.
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import os
 import threading
-from typing import Any, Iterable
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
 
-from .batching import BatchPolicy
+from .. import heap
+from ..metrics import ModelMetrics
+from .batching import BatchPolicy, native_thread_call
 from .errors import ModelNotAvailable, ModelNotFound
 from .servable import Servable
 from .text import Vocabulary
 from .tf1 import TF1Runner, describe_tf_error
 from .validation import ModelFiles, ValidationError, validate_model_dir
+from .versions import Fingerprint, OnDisk, candidates, scan, settled
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +35,22 @@ class ModelState(str, enum.Enum):
     LOADING = "LOADING"
     AVAILABLE = "AVAILABLE"
     FAILED = "FAILED"
+    PENDING = "PENDING"
+    UNLOADED = "UNLOADED"
+
+
+@dataclass
+class VersionStatus:
+    version: int
+    state: ModelState
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "state": self.state.value, "error": self.error}
 
 
 class ModelEntry:
-    """One configured model: its state, its error, and once loaded its servable."""
+    """One configured model: its versions, its state, and the servable in use."""
 
     def __init__(self, name: str, directory: str):
         self.name = name
@@ -36,11 +58,26 @@ class ModelEntry:
         self.state = ModelState.LOADING
         self.problems: list[str] = []
         self.servable: Servable | None = None
+        self.versions: dict[int, VersionStatus] = {}
+        #: Versions that failed, with the files they failed with.
+        self.failed: dict[int, Fingerprint] = {}
+        self.last_scan: dict[int, OnDisk] | None = None
+        self.metrics = ModelMetrics(name)
+        self.reload_lock = threading.Lock()
 
     @property
     def error(self) -> str | None:
-        """Why the model FAILED, in one line; None otherwise."""
+        """Why the model is not serving, in one line; None while it serves."""
         return "; ".join(self.problems) or None
+
+    @property
+    def version(self) -> int | None:
+        servable = self.servable
+        return servable.version if servable else None
+
+    def set_version(self, version: int, state: ModelState, error: str | None = None) -> None:
+        self.versions[version] = VersionStatus(version, state, error)
+        self.metrics.version_state(version, state.value)
 
     def status(self) -> dict[str, Any]:
         servable = self.servable
@@ -48,6 +85,9 @@ class ModelEntry:
             "name": self.name,
             "state": self.state.value,
             "error": self.error,
+            "version": servable.version if servable else None,
+            "versions": [self.versions[v].as_dict()
+                         for v in sorted(self.versions, reverse=True)],
             "format": servable.runner.format if servable else None,
             "checkpoint_format": servable.checkpoint_format if servable else None,
             "embedding_dim": servable.embedding_dim if servable else None,
@@ -59,14 +99,15 @@ class ModelEntry:
 
 
 def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str | None,
-                  policy: BatchPolicy | None = None, tf_threads: int = 0) -> Servable:
-    """Validate, load and warm up one model directory."""
+                  policy: BatchPolicy | None = None, tf_threads: int = 0,
+                  version: int = 1, metrics: ModelMetrics | None = None) -> Servable:
+    """Validate, load and warm up one version's directory."""
     source = validate_model_dir(name, directory, files, oov_token)
     runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature,
                        tf_threads)
     servable = Servable(name, source.signature,
                         Vocabulary(source.vocabulary, source.signature.oov_token),
-                        runner, source.checkpoint_format, policy)
+                        runner, source.checkpoint_format, policy, version, metrics)
     try:
         servable.warm_up()
     except Exception:
@@ -76,50 +117,158 @@ def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str |
 
 
 class Registry:
-    """Holds every configured model by name."""
+    """Holds every configured model by name, and swaps in their new versions."""
 
     def __init__(self, base_dir: str, names: Iterable[str],
                  files: ModelFiles | None = None, oov_token: str | None = "<OOV>",
-                 policy: BatchPolicy | None = None, tf_threads: int = 0):
+                 policy: BatchPolicy | None = None, tf_threads: int = 0,
+                 settle_s: float = 1.0):
         self.files = files or ModelFiles()
         self.oov_token = oov_token
         self.policy = policy or BatchPolicy()
         self.tf_threads = tf_threads
+        self.settle_s = settle_s
         self._entries = {name: ModelEntry(name, os.path.join(base_dir, name))
                          for name in names}
         self._lock = threading.Lock()
+        self._native: Callable[..., Any] | None = None
 
     def load_all(self) -> None:
         """Load every model; failures are recorded per model, never raised."""
-        for entry in self._entries.values():
-            self.load(entry)
+        self.refresh_all(wait=False)
         available = [e.name for e in self._entries.values()
                      if e.state is ModelState.AVAILABLE]
         if self._entries and not available:
             log.error("no model is available: every configured model failed to load")
 
-    def load(self, entry: ModelEntry) -> None:
-        with self._lock:
-            entry.state, entry.problems = ModelState.LOADING, []
-        try:
-            servable = load_servable(entry.name, entry.directory, self.files,
-                                     self.oov_token, self.policy, self.tf_threads)
-        except ValidationError as error:
-            self._fail(entry, error.problems)
-        except Exception as error:  # any load fault fails this model only
-            log.debug("loading %s failed", entry.name, exc_info=True)
-            self._fail(entry, [f"loading failed: {describe_tf_error(error)}"])
-        else:
-            with self._lock:
-                entry.servable, entry.state = servable, ModelState.AVAILABLE
-            log.info("model %s AVAILABLE (%s checkpoint, %d words, dimension %d)",
-                     entry.name, servable.checkpoint_format, len(servable.vocabulary),
-                     servable.embedding_dim)
+    def refresh_all(self, wait: bool = True) -> None:
+        for entry in self._entries.values():
+            self.refresh(entry, wait)
 
-    def _fail(self, entry: ModelEntry, problems: list[str]) -> None:
+    def refresh(self, entry: ModelEntry, wait: bool = True) -> bool:
+        """Look for a better version of a model on disk and serve it once loaded.
+
+        A version counts as written only when two scans find the same files:
+        the previous scan (the last poll) or, with `wait`, one more scan
+        `settle_s` later. Returns whether a new version now serves.
+        """
+        with entry.reload_lock:
+            if entry.servable is None:
+                entry.problems = []
+            found, stable = self._scan(entry, wait)
+            self._note_disk(entry, found, stable)
+            swapped = False
+            for version in candidates(found, stable, entry.version, entry.failed):
+                servable = self._load_version(entry, found[version])
+                if servable is not None:
+                    self._swap(entry, servable)
+                    swapped = True
+                    break
+            self._settle_state(entry, found)
+            return swapped
+
+    def _scan(self, entry: ModelEntry, wait: bool) -> tuple[dict[int, OnDisk], set[int]]:
+        before, found = entry.last_scan, scan(entry.directory)
+        if before is None:
+            stable = set(found)  # start-up: take what is there
+        else:
+            stable = settled(before, found)
+            if wait and set(found) - stable:
+                time.sleep(self.settle_s)
+                before, found = found, scan(entry.directory)
+                stable = settled(before, found)
+        entry.last_scan = found
+        if not found and entry.servable is None:
+            # Nothing on disk: validate the directory anyway, so the error
+            # names the missing files.
+            found = {1: OnDisk(1, entry.directory, ())}
+            stable = {1}
+        return found, stable
+
+    def _note_disk(self, entry: ModelEntry, found: dict[int, OnDisk], stable: set[int]) -> None:
         with self._lock:
-            entry.state, entry.problems = ModelState.FAILED, list(problems)
-        log.error("model %s FAILED: %s", entry.name, entry.error)
+            for version in list(entry.versions):
+                if version not in found and version != entry.version:
+                    del entry.versions[version]
+                    entry.failed.pop(version, None)
+                    entry.metrics.version_state(version, ModelState.UNLOADED.value)
+            for version in set(found) - stable:
+                if version != entry.version:
+                    entry.set_version(version, ModelState.PENDING,
+                                      "its files are still changing; retried at the next scan")
+            served = entry.version
+            if served is not None and served not in found:
+                entry.set_version(served, ModelState.AVAILABLE,
+                                  "its directory was removed; the loaded copy keeps "
+                                  "serving until another version loads")
+
+    def _load_version(self, entry: ModelEntry, on_disk: OnDisk) -> Servable | None:
+        version = on_disk.version
+        with self._lock:
+            entry.set_version(version, ModelState.LOADING)
+        if self._native is None:
+            self._native = native_thread_call()  # in the serving process, after any fork
+        try:
+            # Under gevent a load on the event loop would stall every request
+            # of the worker for seconds; it runs in a native thread instead.
+            return self._native(load_servable, entry.name, on_disk.path, self.files,
+                                self.oov_token, self.policy, self.tf_threads, version,
+                                entry.metrics)
+        except ValidationError as error:
+            problems = error.problems
+        except Exception as error:  # any load fault fails this version only
+            log.debug("loading %s version %d failed", entry.name, version, exc_info=True)
+            problems = [f"loading failed: {describe_tf_error(error)}"]
+        with self._lock:
+            entry.set_version(version, ModelState.FAILED, "; ".join(problems))
+            entry.failed[version] = on_disk.fingerprint
+            if entry.servable is None and not entry.problems:
+                entry.problems = list(problems)  # the newest version's, tried first
+        entry.metrics.load_failed()
+        log.error("model %s version %d FAILED: %s", entry.name, version, "; ".join(problems))
+        return None
+
+    def _swap(self, entry: ModelEntry, servable: Servable) -> None:
+        with self._lock:
+            old = entry.servable
+            entry.servable, entry.state, entry.problems = servable, ModelState.AVAILABLE, []
+            entry.set_version(servable.version, ModelState.AVAILABLE)
+            entry.failed.pop(servable.version, None)
+            if old is not None:
+                if old.version in (entry.last_scan or {}):
+                    entry.set_version(old.version, ModelState.UNLOADED,
+                                      f"replaced by version {servable.version}")
+                else:
+                    del entry.versions[old.version]
+                    entry.metrics.version_state(old.version, ModelState.UNLOADED.value)
+        log.info("model %s version %d AVAILABLE (%s checkpoint, %d words, dimension %d)",
+                 entry.name, servable.version, servable.checkpoint_format,
+                 len(servable.vocabulary), servable.embedding_dim)
+        if old is not None:
+            entry.metrics.swapped()
+            old.retire()
+            # Requests already holding the old version finish on it (within
+            # REQUEST_TIMEOUT_MS); once it has closed, its memory goes back.
+            threading.Thread(target=self._release_when_closed, args=(old,), daemon=True,
+                             name=f"release-{entry.name}-{old.version}").start()
+
+    def _release_when_closed(self, old: Servable) -> None:
+        if old.closed.wait(self.policy.request_timeout_s + 1):
+            heap.release_memory()
+
+    def _settle_state(self, entry: ModelEntry, found: dict[int, OnDisk]) -> None:
+        with self._lock:
+            for version in found:
+                if version not in entry.versions:
+                    entry.set_version(version, ModelState.UNLOADED,
+                                      "not loaded: a newer version serves")
+        if entry.servable is not None:
+            return
+        with self._lock:
+            entry.state = ModelState.FAILED
+            if not entry.problems:
+                entry.problems = ["no version is ready to load yet "
+                                  f"(found: {sorted(found) or 'none'})"]
 
     def names(self) -> list[str]:
         return list(self._entries)
@@ -136,7 +285,7 @@ class Registry:
                 f"{', '.join(self._entries) or 'none'}") from None
 
     def get(self, name: str) -> Servable:
-        """The servable of an AVAILABLE model."""
+        """The servable of an AVAILABLE model (without holding it: see `use`)."""
         entry = self.entry(name)
         servable = entry.servable
         if entry.state is not ModelState.AVAILABLE or servable is None:
@@ -144,6 +293,24 @@ class Registry:
             raise ModelNotAvailable(
                 f"model {name!r} is not available ({entry.state.value}{detail})")
         return servable
+
+    @contextlib.contextmanager
+    def use(self, name: str) -> Iterator[Servable]:
+        """The servable of an AVAILABLE model, held for one request: a swap
+        meanwhile lets the request finish on this version."""
+        with self._lock:
+            servable = self.get(name)
+            servable.acquire()
+        try:
+            yield servable
+        finally:
+            servable.release()
+
+    def ready(self) -> bool:
+        """Every model has finished loading and at least one serves."""
+        states = [entry.state for entry in self._entries.values()]
+        return (ModelState.AVAILABLE in states
+                and ModelState.LOADING not in states)
 
     def close(self) -> None:
         for entry in self._entries.values():

@@ -1,11 +1,13 @@
 """A loaded model: vocabulary, signature and backend, ready to embed texts."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
+from ..metrics import ModelMetrics
 from .batching import BatchPolicy, make_scheduler
 from .errors import InvalidParameter
 from .signature import Signature
@@ -16,11 +18,14 @@ from .tf1 import TF1Runner, describe_tf_error
 @dataclass(frozen=True)
 class Embeddings:
     """Vectors in input order, with each text's tokens after OOV replacement,
-    and the time the request waited for its batch and the batch's run took."""
+    the time the request waited for its batch and the batch's run took, the
+    texts in that batch, and the model version that computed them."""
     vectors: np.ndarray
     tokens: list[list[str]]
     queued_s: float = 0.0
     inference_s: float = 0.0
+    batch_size: int = 0
+    version: int = 1
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -34,19 +39,51 @@ class WarmUpError(Exception):
 
 
 class Servable:
-    """A loaded model: text in, embeddings out, through its scheduler."""
+    """One loaded version of a model: text in, embeddings out, through its scheduler.
+
+    Requests hold it between `acquire` and `release`; once a newer version
+    replaces it (`retire`), it closes when its last request is done, so a
+    swap never cuts a request short and every request is served by one
+    version from its first token to its last row.
+    """
 
     def __init__(self, name: str, signature: Signature, vocabulary: Vocabulary,
                  runner: TF1Runner, checkpoint_format: str,
-                 policy: BatchPolicy | None = None):
+                 policy: BatchPolicy | None = None, version: int = 1,
+                 metrics: ModelMetrics | None = None):
         self.name = name
+        self.version = version
         self.signature = signature
         self.vocabulary = vocabulary
         self.runner = runner
         self.checkpoint_format = checkpoint_format
         self.max_length = runner.max_length
         self.embedding_dim = 0
-        self.scheduler = make_scheduler(name, self.run_rows, policy or BatchPolicy())
+        self.metrics = metrics
+        self.scheduler = make_scheduler(name, self.run_rows, policy or BatchPolicy(), metrics)
+        self._users = 0
+        self._retired = False
+        self._lock = threading.Lock()
+        self.closed = threading.Event()
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._retired and self._users == 0
+        if last:
+            self.close()
+
+    def retire(self) -> None:
+        """No new requests will come; close once the ones in flight are done."""
+        with self._lock:
+            self._retired = True
+            idle = self._users == 0
+        if idle:
+            self.close()
 
     def embed(self, texts: Sequence[str], length: int | None = None,
               parameters: Mapping[str, float] | None = None,
@@ -70,9 +107,12 @@ class Servable:
             max_length = min(length, max_length)
         encoded = encode(texts, self.vocabulary, max_length, self.signature.truncating)
         result = self.scheduler.submit(encoded.rows, key)
+        if self.metrics:
+            self.metrics.embedded(len(texts), encoded.word_count, encoded.unknown_count)
         vectors = l2_normalize(result.vectors) if normalize else result.vectors
         return Embeddings(vectors=vectors, tokens=encoded.tokens, queued_s=result.queued_s,
-                          inference_s=result.inference_s)
+                          inference_s=result.inference_s, batch_size=result.batch_size,
+                          version=self.version)
 
     def run_rows(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> np.ndarray:
         """One model run over unpadded rows; `key` holds the parameter feeds."""
@@ -101,5 +141,9 @@ class Servable:
         self.embedding_dim = int(vectors.shape[1])
 
     def close(self) -> None:
+        with self._lock:
+            if self.closed.is_set():
+                return
+            self.closed.set()
         self.scheduler.close()
         self.runner.close()

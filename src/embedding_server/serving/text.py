@@ -35,6 +35,8 @@ class Encoded:
     """
     tokens: list[list[str]]
     rows: list[list[int]]
+    word_count: int = 0
+    unknown_count: int = 0
 
 
 class Vocabulary:
@@ -49,20 +51,23 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def lookup(self, tokens: Sequence[str]) -> tuple[list[str], list[int]]:
-        """Tokens with unknown words replaced (or dropped), and their ids."""
+    def lookup(self, tokens: Sequence[str]) -> tuple[list[str], list[int], int]:
+        """Tokens with unknown words replaced (or dropped), their ids, and how
+        many were unknown (live traffic's OOV rate is a drift signal)."""
         ids_of = self._ids
         kept: list[str] = []
         ids: list[int] = []
+        unknown = 0
         for token in tokens:
             token_id = ids_of.get(token)
             if token_id is None:
+                unknown += 1
                 if self._oov_id is None:
                     continue
                 token, token_id = self.oov_token, self._oov_id
             kept.append(token)
             ids.append(token_id)
-        return kept, ids
+        return kept, ids, unknown
 
 
 def truncate(ids: list[int], max_length: int, truncating: str) -> list[int]:
@@ -96,8 +101,12 @@ def encode(texts: Sequence[str], vocabulary: Vocabulary, max_length: int,
     """Tokenize, look up and truncate a batch of texts."""
     tokens: list[list[str]] = []
     rows: list[list[int]] = []
+    words = unknown = 0
     for text in texts:
-        kept, ids = vocabulary.lookup(tokenize(text))
+        words_of_text = tokenize(text)
+        kept, ids, unknown_in_text = vocabulary.lookup(words_of_text)
         tokens.append(kept)
         rows.append(truncate(ids, max_length, truncating))
-    return Encoded(tokens=tokens, rows=rows)
+        words += len(words_of_text)
+        unknown += unknown_in_text
+    return Encoded(tokens=tokens, rows=rows, word_count=words, unknown_count=unknown)

@@ -87,7 +87,15 @@ class TF1Runner:
         return np.asarray(self._run(*feeds)[0], dtype=np.float32)
 
     def close(self) -> None:
+        """Close the session and drop the graph, so a replaced version's memory
+        can be returned (the callable holds the session, the session the graph)."""
         self.session.close()
+        self._run = _closed_session
+        self.graph = None
+
+
+def _closed_session(*feeds: Any) -> list[np.ndarray]:
+    raise RuntimeError("this model version has been unloaded")
 
 
 def session_callable(session: tf.compat.v1.Session, feeds: list[tf.Tensor],
