@@ -7,7 +7,7 @@ drives them with wrk (one client thread, so the client takes little CPU) and
 measures, as medians of --runs interleaved runs:
   (a) the raw in-process pipeline (tokenize + model run, no HTTP), batch 1
       and 64, with as many processes as the server has workers;
-  (b) the HTTP ceiling: req/s of the cheapest endpoint (a model's status);
+  (b) the HTTP ceiling: req/s of the cheapest endpoint (GET /health/live);
   (c) single-text /predict at 32 connections: req/s, p50, p99;
   (d) 64-text /embed at 8 connections: embeddings/s, p99;
   (e) (c) and (d) with batching off, and (c) for lstm-multilingual;
@@ -259,7 +259,7 @@ def main() -> None:
         main_model = f"/api/v1/models/{args.model}"
         heavy = f"/api/v1/models/{args.heavy_model}"
         scenarios = [
-            ("b_ceiling", True, "status", main_model, 32),
+            ("b_ceiling", True, "status", "/health/live", 32),
             ("c_single_on", True, "single", main_model + "/predict", 32),
             ("c_single_off", False, "single", main_model + "/predict", 32),
             ("d_bulk_on", True, "bulk", main_model + "/embed", 8),
@@ -332,7 +332,7 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
     rows = [
         ("(a) raw pipeline, batch 1", f"{r['a_raw']['batch1_per_s']:,.0f} emb/s", None),
         ("(a) raw pipeline, batch 64", f"{r['a_raw']['batch64_per_s']:,.0f} emb/s", None),
-        ("(b) HTTP ceiling (GET model status)", f"{r['b_ceiling']['rps']:,.0f} req/s",
+        ("(b) HTTP ceiling (GET /health/live)", f"{r['b_ceiling']['rps']:,.0f} req/s",
          "b_ceiling"),
         ("(c) single text, 32 conn, batching on", f"{r['c_single_on']['rps']:,.0f} req/s",
          "c_single_on"),

@@ -181,6 +181,9 @@ def test_a_deleted_version_gives_way_to_the_newest_remaining(models_dir, tmp_pat
     assert status["version"] == 1 and status["state"] == "AVAILABLE"
     assert "directory was removed" in status["versions"][0]["error"]
     assert served_version(client) == 1
+    add_version(models_dir, tmp_path, 1)  # put back: the note goes
+    assert client.post(BOW + "/reload").get_json()["versions"] == [
+        {"version": 1, "state": "AVAILABLE", "error": None}]
 
 
 def test_reload_of_an_unknown_model_is_404(client):

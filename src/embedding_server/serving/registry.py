@@ -86,8 +86,9 @@ class ModelEntry:
             "state": self.state.value,
             "error": self.error,
             "version": servable.version if servable else None,
-            "versions": [self.versions[v].as_dict()
-                         for v in sorted(self.versions, reverse=True)],
+            # A copy: a reload in another thread may change the dict meanwhile.
+            "versions": [status.as_dict() for _, status in
+                         sorted(dict(self.versions).items(), reverse=True)],
             "format": servable.runner.format if servable else None,
             "checkpoint_format": servable.checkpoint_format if servable else None,
             "embedding_dim": servable.embedding_dim if servable else None,
@@ -197,10 +198,11 @@ class Registry:
                     entry.set_version(version, ModelState.PENDING,
                                       "its files are still changing; retried at the next scan")
             served = entry.version
-            if served is not None and served not in found:
+            if served is not None:
+                gone = served not in found
                 entry.set_version(served, ModelState.AVAILABLE,
                                   "its directory was removed; the loaded copy keeps "
-                                  "serving until another version loads")
+                                  "serving until another version loads" if gone else None)
 
     def _load_version(self, entry: ModelEntry, on_disk: OnDisk) -> Servable | None:
         version = on_disk.version
