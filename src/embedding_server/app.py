@@ -8,12 +8,15 @@ from flask import Flask
 from flask.sessions import SessionInterface
 
 from .api import create_blueprint
+from .api.access import install_rate_limits, install_response_headers
 from .api.errors import register_app_errors
 from .api.ops import create_ops_blueprint
-from .config import BaseConfig, load_config
+from .auth import build_keyring
+from .config import BaseConfig, check_can_serve, load_config
 from .logs import configure_logging
 from .request_log import install_request_log
 from .serving.batching import BatchPolicy
+from .serving.cache import make_cache
 from .serving.registry import ModelState, Registry
 from .serving.validation import ModelFiles
 from .serving.watcher import Watcher
@@ -44,16 +47,21 @@ def build_registry(config: BaseConfig) -> Registry:
                          request_timeout_s=config.REQUEST_TIMEOUT_MS / 1000)
     registry = Registry(config.MODELS_BASE_DIR, config.MODEL_NAMES,
                         ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN,
-                        policy, config.TF_THREADS, config.MODEL_SETTLE_MS / 1000)
+                        policy, config.TF_THREADS, config.MODEL_SETTLE_MS / 1000,
+                        make_cache(config.CACHE_URL, config.CACHE_SIZE,
+                                   config.CACHE_TTL_SECONDS))
     registry.load_all()
     return registry
 
 
 def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     """A new app; `config` is a config object, a mapping of variables, or
-    None for the process environment (over ./.env)."""
+    None for the process environment (over ./.env). Raises ConfigError when
+    the configuration must not serve (production with development settings)."""
     if not isinstance(config, BaseConfig):
         config = load_config(config)
+    check_can_serve(config)
+    keyring = build_keyring(config)
     configure_logging(config.LOG_LEVEL, config.LOG_FILE, config.CONSOLE_LOG,
                       config.LOG_FORMAT)
     app = Flask(__name__)
@@ -73,6 +81,8 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
             len(registry.names()), ", ".join(available) or "none")
     install_request_log(app)
     register_app_errors(app)
-    app.register_blueprint(create_blueprint())
+    install_rate_limits(app, config, keyring)
+    install_response_headers(app, config)
+    app.register_blueprint(create_blueprint(keyring, config.SWAGGER_UI))
     app.register_blueprint(create_ops_blueprint())
     return app

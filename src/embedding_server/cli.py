@@ -6,13 +6,24 @@ import sysconfig
 
 import click
 
-from .config import BaseConfig, ConfigError, load_config
+from .config import BaseConfig, ConfigError, check_can_serve, load_config
 from . import server
 
 
 def _config() -> BaseConfig:
     try:
         return load_config()
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _check_can_serve(config: BaseConfig) -> None:
+    """Fail before any worker starts, with the message saying what to set."""
+    from .auth import build_keyring  # light: never TensorFlow in the master
+
+    try:
+        check_can_serve(config)
+        build_keyring(config)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
@@ -34,6 +45,7 @@ def run(host: str | None, port: int | None) -> None:
     from werkzeug.serving import is_running_from_reloader, run_simple
 
     config = _config()
+    _check_can_serve(config)
     debug = bool(config.DEBUG)
     if debug and not is_running_from_reloader():
         # The reloader's parent only watches files and restarts the child;
@@ -68,6 +80,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
           timeout: int | None, worker_class: str) -> None:
     """Run the production server (gunicorn; models loaded in each worker)."""
     config = _config()
+    _check_can_serve(config)
     server.serve(config, server.ServeOptions(
         host=host or config.HOST,
         port=config.PORT if port is None else port,

@@ -19,6 +19,9 @@ from dotenv import dotenv_values
 ARBITER_PID_ENV = "EMBEDDING_SERVER_ARBITER_PID"
 
 
+DEFAULT_SECRET_KEY = "my_precious_secret_key"
+
+
 class ConfigError(ValueError):
     """A variable has a value that cannot be used; the message names it."""
 
@@ -99,17 +102,20 @@ class Option:
     parse: Callable[[str], Any]
     default: str
     help: str
+    #: An empty value is a value (e.g. LOG_FILE= turns the file log off)
+    #: rather than "use the default".
+    keep_empty: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("FLASK_ENV", parse_environment, "production",
            "development, testing or production; selects the defaults below"),
-    Option("SECRET_KEY", str, "my_precious_secret_key",
+    Option("SECRET_KEY", str, DEFAULT_SECRET_KEY,
            "Flask secret key; set your own outside development"),
     Option("DEBUG", parse_bool, "",
            "Flask debugger and auto-reload (never on in production)"),
     Option("LOG_FILE", str, "api.log",
-           "log file path; empty disables the file log"),
+           "log file path; empty disables the file log", keep_empty=True),
     Option("LOG_LEVEL", parse_log_level, "",
            "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     Option("CONSOLE_LOG", parse_bool, "",
@@ -148,6 +154,34 @@ OPTIONS: tuple[Option, ...] = (
            "longest a request waits for its model, in ms (then 503)"),
     Option("TF_THREADS", parse_non_negative_int, "0",
            "TensorFlow threads per model session; 0: TensorFlow decides"),
+    Option("MAX_TEXT_CHARS", parse_positive_int, "20000",
+           "longest text accepted, in characters (longer: 413, or cut when the "
+           "request says \"truncate\": true)"),
+    Option("API_KEYS", parse_list, "",
+           "comma-separated API keys clients send as `Authorization: Bearer <key>` "
+           "or `X-API-Key`"),
+    Option("API_KEYS_FILE", str, "",
+           "file of API keys as SHA-256 hex digests, one per line (# comments allowed)"),
+    Option("ALLOW_ANONYMOUS", parse_bool, "",
+           "serve without API keys; production refuses to start keyless unless true"),
+    Option("RATE_LIMIT", str, "",
+           "requests per API key (or client address when anonymous), e.g. "
+           "`600/minute;20/second`; empty: no limit"),
+    Option("RATELIMIT_STORAGE_URI", str, "memory://",
+           "where rate-limit counters live: memory:// (per worker) or redis://host:port/db "
+           "(shared by all workers and instances)"),
+    Option("TRUST_PROXY", parse_non_negative_int, "0",
+           "proxies in front (nginx: 1) whose X-Forwarded-For gives the client address"),
+    Option("CORS_ORIGINS", parse_list, "",
+           "comma-separated origins allowed by CORS (`*` for any); empty: CORS off"),
+    Option("SWAGGER_UI", parse_bool, "true", "serve the Swagger UI at /api/v1/"),
+    Option("CACHE_SIZE", parse_non_negative_int, "10000",
+           "embeddings kept in each worker's in-process LRU cache; 0: no cache"),
+    Option("CACHE_URL", str, "",
+           "redis://host:port/db: a Redis cache shared by all workers and instances "
+           "(replaces the in-process one)"),
+    Option("CACHE_TTL_SECONDS", parse_non_negative_int, "86400",
+           "how long a Redis cache entry lives; 0: until Redis evicts it"),
     Option("HOST", str, "127.0.0.1", "address `run` and `serve` bind"),
     Option("PORT", parse_port, "5000", "port `run` and `serve` bind"),
     Option("WORKERS", parse_non_negative_int, "0",
@@ -182,7 +216,8 @@ class BaseConfig:
 
     #: Defaults for options whose base default is empty, per environment.
     ENVIRONMENT_DEFAULTS: Mapping[str, str] = {
-        "DEBUG": "false", "LOG_LEVEL": "INFO", "CONSOLE_LOG": "true"}
+        "DEBUG": "false", "LOG_LEVEL": "INFO", "CONSOLE_LOG": "true",
+        "ALLOW_ANONYMOUS": "true"}
     #: Values this environment forces whatever the variables say.
     FORCED: Mapping[str, Any] = {}
     TESTING = False
@@ -192,8 +227,8 @@ class BaseConfig:
 
     def __init__(self, environ: Mapping[str, str]):
         for option in OPTIONS:
-            raw = environ.get(option.name, "")
-            if raw.strip() == "":
+            raw = environ.get(option.name)
+            if raw is None or (raw.strip() == "" and not option.keep_empty):
                 raw = self.ENVIRONMENT_DEFAULTS.get(option.name, option.default)
             try:
                 value = option.parse(raw)
@@ -204,6 +239,11 @@ class BaseConfig:
         for name, value in self.FORCED.items():
             setattr(self, name, value)
 
+    def serving_problems(self) -> list[str]:
+        """What must change before this configuration may serve (none outside
+        production: development and tests run keyless with the sample key)."""
+        return []
+
     def as_dict(self) -> dict[str, Any]:
         """The upper-case settings, as Flask's `config.from_mapping` takes them."""
         return {name: getattr(self, name) for name in dir(self)
@@ -212,20 +252,35 @@ class BaseConfig:
 
 class DevelopmentConfig(BaseConfig):
     ENVIRONMENT_DEFAULTS = {
-        "DEBUG": "true", "LOG_LEVEL": "DEBUG", "CONSOLE_LOG": "true"}
+        "DEBUG": "true", "LOG_LEVEL": "DEBUG", "CONSOLE_LOG": "true",
+        "ALLOW_ANONYMOUS": "true"}
 
 
 class TestingConfig(BaseConfig):
     ENVIRONMENT_DEFAULTS = {
-        "DEBUG": "false", "LOG_LEVEL": "INFO", "CONSOLE_LOG": "true"}
+        "DEBUG": "false", "LOG_LEVEL": "INFO", "CONSOLE_LOG": "true",
+        "ALLOW_ANONYMOUS": "true"}
     FORCED = {"TESTING": True}
 
 
 class ProductionConfig(BaseConfig):
     ENVIRONMENT_DEFAULTS = {
-        "DEBUG": "false", "LOG_LEVEL": "WARNING", "CONSOLE_LOG": "false"}
+        "DEBUG": "false", "LOG_LEVEL": "WARNING", "CONSOLE_LOG": "false",
+        "ALLOW_ANONYMOUS": "false"}
     # The debugger runs arbitrary code for whoever reaches it.
     FORCED = {"DEBUG": False}
+
+    def serving_problems(self) -> list[str]:
+        problems = []
+        if self.SECRET_KEY == DEFAULT_SECRET_KEY:
+            problems.append(
+                "SECRET_KEY is the public default; set SECRET_KEY to a long random "
+                "value (python -c 'import secrets; print(secrets.token_hex(32))')")
+        if not (self.API_KEYS or self.API_KEYS_FILE or self.ALLOW_ANONYMOUS):
+            problems.append(
+                "no API keys: set API_KEYS or API_KEYS_FILE, or ALLOW_ANONYMOUS=true "
+                "to serve without authentication")
+        return problems
 
 
 CONFIG_CLASSES: Mapping[str, type[BaseConfig]] = {
@@ -233,6 +288,13 @@ CONFIG_CLASSES: Mapping[str, type[BaseConfig]] = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+
+
+def check_can_serve(config: BaseConfig) -> None:
+    """Refuse to serve with settings only fit for development."""
+    problems = config.serving_problems()
+    if problems:
+        raise ConfigError(f"{config.FLASK_ENV} refuses to start: " + "; ".join(problems))
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> BaseConfig:

@@ -52,6 +52,10 @@ INFERENCE_ERRORS = Counter("embedding_inference_errors_total",
                            "Model runs that raised", ["model"])
 SWAPS = Counter("embedding_model_swaps_total",
                 "Times a new version replaced the served one", ["model"])
+CACHE_LOOKUPS = Counter("embedding_cache_lookups_total",
+                        "Texts looked up in the embedding cache, by result", ["model", "result"])
+CACHE_ERRORS = Counter("embedding_cache_errors_total",
+                       "Redis cache operations that failed (requests went on uncached)")
 
 
 class ModelMetrics:
@@ -69,6 +73,8 @@ class ModelMetrics:
         self._errors = INFERENCE_ERRORS.labels(model)
         self._load_failures = LOAD_FAILURES.labels(model)
         self._swaps = SWAPS.labels(model)
+        self._hits = CACHE_LOOKUPS.labels(model, "hit")
+        self._misses = CACHE_LOOKUPS.labels(model, "miss")
 
     def batch_ran(self, texts: int, seconds: float, waiting: int) -> None:
         self._inference.observe(seconds)
@@ -83,6 +89,12 @@ class ModelMetrics:
         self._tokens.inc(tokens)
         if oov:
             self._oov.inc(oov)
+
+    def cache_looked_up(self, hits: int, misses: int) -> None:
+        if hits:
+            self._hits.inc(hits)
+        if misses:
+            self._misses.inc(misses)
 
     def version_state(self, version: int, state: str) -> None:
         for name in STATES:
@@ -113,11 +125,3 @@ def render() -> tuple[bytes, str]:
         mp.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-
-
-def mark_worker_dead(pid: int) -> None:
-    """gunicorn's child_exit hook: drop a dead worker's live gauges."""
-    if multiprocess():
-        from prometheus_client import multiprocess as mp
-
-        mp.mark_process_dead(pid)

@@ -125,9 +125,11 @@ class ModelReloadArbiter(Arbiter):
 
 
 def _child_exit(server: Any, worker: Any) -> None:
-    from .metrics import mark_worker_dead  # imported once the metrics dir is set
+    """Drop a dead worker's live gauges. Only prometheus-client's helper is
+    imported here: our metrics module would create values in the master."""
+    from prometheus_client import multiprocess
 
-    mark_worker_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)
 
 
 class GunicornServer(BaseApplication):
@@ -195,9 +197,12 @@ def serve(config: BaseConfig, options: ServeOptions) -> None:
     """Run gunicorn until it is stopped (SIGTERM: graceful shutdown)."""
     apply_serving_defaults(config, options)
     created = prepare_metrics_dir()
-    os.environ[ARBITER_PID_ENV] = str(os.getpid())
+    master = os.getpid()
+    os.environ[ARBITER_PID_ENV] = str(master)
     try:
         GunicornServer(config, options).run()
     finally:
-        if created:
+        # Workers are forked inside run() and leave through this frame too;
+        # only the master may remove what every worker writes to.
+        if created and os.getpid() == master:
             shutil.rmtree(created, ignore_errors=True)

@@ -153,3 +153,24 @@ class Load:
             connection.close()
         version = payload.get("model_version") if isinstance(payload, dict) else None
         return str(response.status), version
+
+
+def start_redis(tmp_path: Path, port: int | None = None) -> tuple[subprocess.Popen, int]:
+    """A throwaway redis-server on 127.0.0.1 (no persistence), ready to answer."""
+    port = port or free_port()
+    directory = tmp_path / f"redis-{port}"
+    directory.mkdir(exist_ok=True)
+    process = start(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--dir", str(directory)],
+                    {}, directory)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return process, port
+        except OSError:
+            time.sleep(0.1)
+    stop(process)
+    raise AssertionError("redis-server did not start")

@@ -91,3 +91,10 @@ def test_every_option_is_documented(document):
     text = (ROOT / document).read_text()
     missing = [option.name for option in OPTIONS if option.name not in text]
     assert not missing
+
+
+def test_an_empty_log_file_turns_the_file_log_off():
+    assert load_config({"LOG_FILE": ""}).LOG_FILE == ""
+    assert load_config({}).LOG_FILE == "api.log"
+    # Elsewhere empty still means "the default for the environment".
+    assert load_config({"LOG_LEVEL": ""}).LOG_LEVEL == logging.WARNING

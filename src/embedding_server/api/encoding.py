@@ -7,11 +7,13 @@ base64 (little-endian float32), which is smaller still and exact.
 from __future__ import annotations
 
 import base64
+import zlib
 from typing import Any, Mapping
 
 import numpy as np
 import orjson
 from flask import Response, current_app
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -29,3 +31,22 @@ def base64_rows(vectors: np.ndarray) -> list[str]:
     """Each row as base64 of its little-endian float32 bytes."""
     little = np.ascontiguousarray(vectors, dtype="<f4")
     return [base64.b64encode(row.tobytes()).decode("ascii") for row in little]
+
+
+def decompressed(data: bytes, encoding: str, limit: int) -> bytes:
+    """A gzip-compressed body, inflated to at most `limit` bytes: the size
+    limit holds for what the body becomes, so a small bomb is refused early."""
+    if encoding.strip().lower() not in ("gzip", "x-gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; "
+                                   "send gzip or an uncompressed body")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(data, limit + 1)
+    except zlib.error as error:
+        raise BadRequest(f"the gzip body cannot be decompressed ({error})") from None
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise RequestEntityTooLarge(
+            f"the decompressed body is larger than {limit} bytes (MAX_CONTENT_LENGTH)")
+    if not inflater.eof:
+        raise BadRequest("the gzip body is truncated")
+    return body

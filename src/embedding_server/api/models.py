@@ -13,7 +13,7 @@ from ..request_log import note_model
 from ..serving.registry import Registry
 from ..serving.servable import Embeddings
 from ..serving.watcher import Watcher
-from .encoding import base64_rows
+from .encoding import base64_rows, decompressed
 from .payloads import parse_embed, parse_predict
 from .schemas import register_models
 
@@ -27,9 +27,14 @@ def registry() -> Registry:
 
 def json_body() -> Any:
     """The body parsed as JSON whatever its Content-Type (curl users often
-    omit it); reading it past MAX_CONTENT_LENGTH raises 413."""
+    omit it); reading it past MAX_CONTENT_LENGTH raises 413, also once
+    decompressed when it came gzip-compressed."""
+    data = request.get_data(cache=False)
+    if request.content_encoding:
+        data = decompressed(data, request.content_encoding,
+                            current_app.config["MAX_CONTENT_LENGTH"])
     try:
-        return orjson.loads(request.get_data(cache=False))
+        return orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"the request body is not valid JSON ({error})") from None
 
@@ -74,7 +79,7 @@ class Predict(Resource):
     def post(self, name: str):
         """Embed one title (the seed's endpoint and response shape, plus the version)."""
         with registry().use(name) as servable:
-            body = parse_predict(json_body())
+            body = parse_predict(json_body(), current_app.config["MAX_TEXT_CHARS"])
             result = servable.embed([body.title], body.length, body.parameters)
         return {"ModelPrediction": {"tokenizedTitle": result.tokens[0],
                                     "modelName": name,
@@ -97,7 +102,8 @@ class Embed(Resource):
     def post(self, name: str):
         """Embed a batch of texts in one model run."""
         with registry().use(name) as servable:
-            body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"])
+            body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"],
+                               current_app.config["MAX_TEXT_CHARS"])
             result = servable.embed(body.texts, body.length, normalize=body.normalize)
         embeddings = (base64_rows(result.vectors) if body.encoding_format == "base64"
                       else result.vectors)

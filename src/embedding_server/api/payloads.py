@@ -56,17 +56,31 @@ def _length(body: dict[str, Any]) -> int | None:
     return value
 
 
-def _text(value: Any, where: str) -> str:
+def _truncate(body: dict[str, Any]) -> bool:
+    value = body.get("truncate", False)
+    if not isinstance(value, bool):
+        raise BadRequest("'truncate' must be true or false")
+    return value
+
+
+def _text(value: Any, where: str, max_chars: int, truncate: bool) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"{where} must be a string")
+    if len(value) > max_chars:
+        if not truncate:
+            raise RequestEntityTooLarge(
+                f"{where} has {len(value)} characters; at most {max_chars} are accepted "
+                "(MAX_TEXT_CHARS); send \"truncate\": true to embed its beginning")
+        value = value[:max_chars]
     if not value.strip():
         raise UnprocessableEntity(f"{where} is empty; there is nothing to embed")
     return value
 
 
-def parse_predict(body: Any) -> PredictRequest:
-    """The seed's /predict body: a title, and optional length and keep-probabilities."""
-    body = _object(body, {"title", "length", "title_dropout", "dense_dropout"})
+def parse_predict(body: Any, max_chars: int = 20000) -> PredictRequest:
+    """The seed's /predict body: a title, and optional length, keep-probabilities
+    and truncate."""
+    body = _object(body, {"title", "length", "title_dropout", "dense_dropout", "truncate"})
     if "title" not in body:
         raise BadRequest("'title' is required")
     parameters = {}
@@ -78,13 +92,14 @@ def parse_predict(body: Any) -> PredictRequest:
             raise BadRequest(f"'{key}' must be a number in (0, 1] "
                              "(a keep-probability; 1 turns dropout off)")
         parameters[key] = float(value)
-    return PredictRequest(title=_text(body["title"], "'title'"),
+    return PredictRequest(title=_text(body["title"], "'title'", max_chars, _truncate(body)),
                           length=_length(body), parameters=parameters)
 
 
-def parse_embed(body: Any, max_texts: int) -> EmbedRequest:
-    """The batch body: texts, and optional length, normalize and encoding_format."""
-    body = _object(body, {"texts", "length", "normalize", "encoding_format"})
+def parse_embed(body: Any, max_texts: int, max_chars: int = 20000) -> EmbedRequest:
+    """The batch body: texts, and optional length, normalize, encoding_format and
+    truncate."""
+    body = _object(body, {"texts", "length", "normalize", "encoding_format", "truncate"})
     texts = body.get("texts")
     if texts is None:
         raise BadRequest("'texts' is required (a list of strings)")
@@ -96,7 +111,9 @@ def parse_embed(body: Any, max_texts: int) -> EmbedRequest:
         raise RequestEntityTooLarge(
             f"'texts' has {len(texts)} items; at most {max_texts} are accepted "
             "per request (MAX_BATCH_TEXTS)")
-    checked = [_text(text, f"'texts[{i}]'") for i, text in enumerate(texts)]
+    truncate = _truncate(body)
+    checked = [_text(text, f"'texts[{i}]'", max_chars, truncate)
+               for i, text in enumerate(texts)]
     normalize = body.get("normalize", False)
     if not isinstance(normalize, bool):
         raise BadRequest("'normalize' must be true or false")

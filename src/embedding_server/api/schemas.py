@@ -47,6 +47,8 @@ def register_models(ns: Namespace) -> dict[str, object]:
                                       "default 1 (no dropout)"),
         "dense_dropout": fields.Float(description="keep-probability in (0, 1]; "
                                       "default 1 (no dropout)"),
+        "truncate": fields.Boolean(default=False, description="cut a title longer than "
+                                   "MAX_TEXT_CHARS instead of answering 413"),
     })
     prediction = ns.model("ModelPrediction", {
         "tokenizedTitle": fields.List(fields.String, description=(
@@ -66,6 +68,8 @@ def register_models(ns: Namespace) -> dict[str, object]:
         "encoding_format": fields.String(enum=["float", "base64"], default="float",
                                          description="base64: each embedding as "
                                          "base64 of little-endian float32"),
+        "truncate": fields.Boolean(default=False, description="cut texts longer than "
+                                   "MAX_TEXT_CHARS instead of answering 413"),
     })
     embed_response = ns.model("EmbedResponse", {
         "model": fields.String,

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .. import heap
 from ..metrics import ModelMetrics
 from .batching import BatchPolicy, native_thread_call
+from .cache import EmbeddingCache
 from .errors import ModelNotAvailable, ModelNotFound
 from .servable import Servable
 from .text import Vocabulary
@@ -101,14 +102,15 @@ class ModelEntry:
 
 def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str | None,
                   policy: BatchPolicy | None = None, tf_threads: int = 0,
-                  version: int = 1, metrics: ModelMetrics | None = None) -> Servable:
+                  version: int = 1, metrics: ModelMetrics | None = None,
+                  cache: EmbeddingCache | None = None) -> Servable:
     """Validate, load and warm up one version's directory."""
     source = validate_model_dir(name, directory, files, oov_token)
     runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature,
                        tf_threads)
     servable = Servable(name, source.signature,
                         Vocabulary(source.vocabulary, source.signature.oov_token),
-                        runner, source.checkpoint_format, policy, version, metrics)
+                        runner, source.checkpoint_format, policy, version, metrics, cache)
     try:
         servable.warm_up()
     except Exception:
@@ -123,12 +125,13 @@ class Registry:
     def __init__(self, base_dir: str, names: Iterable[str],
                  files: ModelFiles | None = None, oov_token: str | None = "<OOV>",
                  policy: BatchPolicy | None = None, tf_threads: int = 0,
-                 settle_s: float = 1.0):
+                 settle_s: float = 1.0, cache: EmbeddingCache | None = None):
         self.files = files or ModelFiles()
         self.oov_token = oov_token
         self.policy = policy or BatchPolicy()
         self.tf_threads = tf_threads
         self.settle_s = settle_s
+        self.cache = cache
         self._entries = {name: ModelEntry(name, os.path.join(base_dir, name))
                          for name in names}
         self._lock = threading.Lock()
@@ -215,7 +218,7 @@ class Registry:
             # of the worker for seconds; it runs in a native thread instead.
             return self._native(load_servable, entry.name, on_disk.path, self.files,
                                 self.oov_token, self.policy, self.tf_threads, version,
-                                entry.metrics)
+                                entry.metrics, self.cache)
         except ValidationError as error:
             problems = error.problems
         except Exception as error:  # any load fault fails this version only

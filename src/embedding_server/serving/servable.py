@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
 from ..metrics import ModelMetrics
 from .batching import BatchPolicy, make_scheduler
+from .cache import Cached, EmbeddingCache, cache_key
 from .errors import InvalidParameter
 from .signature import Signature
 from .text import Vocabulary, encode, to_batch
@@ -26,6 +27,8 @@ class Embeddings:
     inference_s: float = 0.0
     batch_size: int = 0
     version: int = 1
+    words: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -50,7 +53,7 @@ class Servable:
     def __init__(self, name: str, signature: Signature, vocabulary: Vocabulary,
                  runner: TF1Runner, checkpoint_format: str,
                  policy: BatchPolicy | None = None, version: int = 1,
-                 metrics: ModelMetrics | None = None):
+                 metrics: ModelMetrics | None = None, cache: EmbeddingCache | None = None):
         self.name = name
         self.version = version
         self.signature = signature
@@ -60,6 +63,7 @@ class Servable:
         self.max_length = runner.max_length
         self.embedding_dim = 0
         self.metrics = metrics
+        self.cache = cache
         self.scheduler = make_scheduler(name, self.run_rows, policy or BatchPolicy(), metrics)
         self._users = 0
         self._retired = False
@@ -105,14 +109,64 @@ class Servable:
         max_length = self.max_length
         if length is not None and self.runner.fixed_width is None:
             max_length = min(length, max_length)
+        if self.cache is None or key is not None:
+            # Feed parameters are dropout keep-probabilities: a random draw,
+            # which a cache would freeze into one answer. They bypass it.
+            embeddings = self._compute(texts, max_length, key)
+        else:
+            embeddings = self._through_cache(texts, max_length, key)
+        if normalize:
+            embeddings = replace(embeddings, vectors=l2_normalize(embeddings.vectors))
+        return embeddings
+
+    def _compute(self, texts: Sequence[str], max_length: int, key: Hashable) -> Embeddings:
         encoded = encode(texts, self.vocabulary, max_length, self.signature.truncating)
         result = self.scheduler.submit(encoded.rows, key)
         if self.metrics:
             self.metrics.embedded(len(texts), encoded.word_count, encoded.unknown_count)
-        vectors = l2_normalize(result.vectors) if normalize else result.vectors
-        return Embeddings(vectors=vectors, tokens=encoded.tokens, queued_s=result.queued_s,
-                          inference_s=result.inference_s, batch_size=result.batch_size,
-                          version=self.version)
+        return Embeddings(vectors=result.vectors, tokens=encoded.tokens,
+                          queued_s=result.queued_s, inference_s=result.inference_s,
+                          batch_size=result.batch_size, version=self.version,
+                          words=encoded.words, unknown=encoded.unknown)
+
+    @staticmethod
+    def _entry(computed: Embeddings, row: int) -> Cached:
+        # A copy: a view would keep the whole batch's array alive in the cache.
+        return Cached(computed.vectors[row].copy(), computed.tokens[row],
+                      computed.words[row], computed.unknown[row])
+
+    def _through_cache(self, texts: Sequence[str], max_length: int,
+                       key: Hashable) -> Embeddings:
+        """Hits from the cache, the misses computed in one run and stored."""
+        cache = self.cache
+        keys = [cache_key(self.name, self.version, (max_length, key), text) for text in texts]
+        found = cache.get_many(keys)
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        if self.metrics:
+            self.metrics.cache_looked_up(len(texts) - len(missing), len(missing))
+        hits = [entry for entry in found if entry is not None]
+        if hits and self.metrics:  # the misses are counted as they are computed
+            self.metrics.embedded(len(hits), sum(entry.words for entry in hits),
+                                  sum(entry.unknown for entry in hits))
+        computed = None
+        if missing:
+            computed = self._compute([texts[i] for i in missing], max_length, key)
+            if not hits:
+                cache.put_many([(keys[i], self._entry(computed, j))
+                                for j, i in enumerate(missing)])
+                return computed
+            fresh = [self._entry(computed, j) for j in range(len(missing))]
+            cache.put_many([(keys[i], entry) for i, entry in zip(missing, fresh)])
+            for i, entry in zip(missing, fresh):
+                found[i] = entry
+        return Embeddings(vectors=np.stack([entry.vector for entry in found]),
+                          tokens=[entry.tokens for entry in found],
+                          queued_s=computed.queued_s if computed else 0.0,
+                          inference_s=computed.inference_s if computed else 0.0,
+                          batch_size=computed.batch_size if computed else 0,
+                          version=self.version,
+                          words=[entry.words for entry in found],
+                          unknown=[entry.unknown for entry in found])
 
     def run_rows(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> np.ndarray:
         """One model run over unpadded rows; `key` holds the parameter feeds."""

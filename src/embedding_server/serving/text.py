@@ -7,7 +7,7 @@ importing gensim at run time.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -35,8 +35,17 @@ class Encoded:
     """
     tokens: list[list[str]]
     rows: list[list[int]]
-    word_count: int = 0
-    unknown_count: int = 0
+    #: Per text: word tokens, and how many of them the vocabulary lacks.
+    words: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+
+    @property
+    def word_count(self) -> int:
+        return sum(self.words)
+
+    @property
+    def unknown_count(self) -> int:
+        return sum(self.unknown)
 
 
 class Vocabulary:
@@ -101,12 +110,13 @@ def encode(texts: Sequence[str], vocabulary: Vocabulary, max_length: int,
     """Tokenize, look up and truncate a batch of texts."""
     tokens: list[list[str]] = []
     rows: list[list[int]] = []
-    words = unknown = 0
+    words: list[int] = []
+    unknown: list[int] = []
     for text in texts:
         words_of_text = tokenize(text)
         kept, ids, unknown_in_text = vocabulary.lookup(words_of_text)
         tokens.append(kept)
         rows.append(truncate(ids, max_length, truncating))
-        words += len(words_of_text)
-        unknown += unknown_in_text
-    return Encoded(tokens=tokens, rows=rows, word_count=words, unknown_count=unknown)
+        words.append(len(words_of_text))
+        unknown.append(unknown_in_text)
+    return Encoded(tokens=tokens, rows=rows, words=words, unknown=unknown)
