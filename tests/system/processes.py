@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 90
@@ -92,9 +94,11 @@ class Load:
     """
 
     def __init__(self, port: int, path: str, body: dict, threads: int = 4,
-                 timeout: float = 20):
+                 timeout: float = 20, headers: Callable[[int], dict] | None = None):
         self.port, self.path, self.timeout = port, path, timeout
         self.body = json.dumps(body).encode()
+        self._headers = headers or (lambda number: {})
+        self._sent = itertools.count()
         self.outcomes: list[tuple[str, int | None]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -144,7 +148,8 @@ class Load:
         try:
             connection.request("POST", self.path, body=self.body,
                                headers={"Content-Type": "application/json",
-                                        "Connection": "close"})
+                                        "Connection": "close",
+                                        **self._headers(next(self._sent))})
             response = connection.getresponse()
             payload = json.loads(response.read())
         except (OSError, http.client.HTTPException, ValueError):
