@@ -36,6 +36,13 @@ def server_fault_message(error: BaseException) -> str:
     return f"internal server error; quote request id {request_id} when reporting it"
 
 
+def http_headers(error: HTTPException) -> dict[str, str]:
+    """The headers an HTTP error carries besides its body (405's Allow, 429's
+    Retry-After), for the JSON response that replaces werkzeug's HTML one."""
+    return {name: value for name, value in error.get_headers()
+            if name.lower() != "content-type"}
+
+
 def register_api_errors(api: Api) -> None:
     for error_class, (status, headers) in SERVING_ERRORS.items():
         api.errorhandler(error_class)(
@@ -51,7 +58,7 @@ def register_api_errors(api: Api) -> None:
     @api.errorhandler(Exception)
     def unexpected(error: Exception):
         if isinstance(error, HTTPException):
-            return {"message": error.description}, error.code
+            return {"message": error.description}, error.code, http_headers(error)
         return {"message": server_fault_message(error)}, 500
 
 
@@ -62,6 +69,7 @@ def register_app_errors(app: Flask) -> None:
     def http_error(error: HTTPException):
         response = jsonify(message=error.description)
         response.status_code = error.code
+        response.headers.extend(http_headers(error))
         return response
 
     @app.errorhandler(Exception)

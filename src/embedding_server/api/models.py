@@ -20,6 +20,13 @@ from .schemas import register_models
 ns = Namespace("models", description="Served models: status and embeddings")
 schema = register_models(ns)
 
+#: What any resource of the namespace may answer besides its own statuses.
+guarded = ns.doc(responses={
+    401: ("Missing or wrong API key (when API keys are configured)", schema["error"]),
+    429: ("The client's rate limit is spent (or, for embeddings, the model's queue "
+          "is full); see Retry-After", schema["error"]),
+})
+
 
 def registry() -> Registry:
     return current_app.extensions["registry"]
@@ -48,6 +55,7 @@ def timing(name: str, result: Embeddings) -> dict[str, str]:
 
 
 @ns.route("")
+@guarded
 class ModelList(Resource):
     @ns.response(200, "Every configured model", schema["status_list"])
     def get(self):
@@ -57,6 +65,7 @@ class ModelList(Resource):
 
 @ns.route("/<string:name>")
 @ns.param("name", "model name, as in MODEL_NAMES")
+@guarded
 class ModelStatus(Resource):
     @ns.response(200, "The model's status", schema["status"])
     @ns.response(404, "No such model is configured", schema["error"])
@@ -67,6 +76,7 @@ class ModelStatus(Resource):
 
 @ns.route("/<string:name>/predict")
 @ns.param("name", "model name, as in MODEL_NAMES")
+@guarded
 class Predict(Resource):
     @ns.expect(schema["predict_request"])
     @ns.response(200, "The title's embedding", schema["predict_response"])
@@ -74,6 +84,7 @@ class Predict(Resource):
                  "of range", schema["error"])
     @ns.response(404, "No such model is configured", schema["error"])
     @ns.response(413, "Body larger than MAX_CONTENT_LENGTH", schema["error"])
+    @ns.response(415, "A Content-Encoding other than gzip", schema["error"])
     @ns.response(422, "Empty title", schema["error"])
     @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
     def post(self, name: str):
@@ -89,6 +100,7 @@ class Predict(Resource):
 
 @ns.route("/<string:name>/embed")
 @ns.param("name", "model name, as in MODEL_NAMES")
+@guarded
 class Embed(Resource):
     @ns.expect(schema["embed_request"])
     @ns.response(200, "One embedding per text, in input order", schema["embed_response"])
@@ -97,6 +109,7 @@ class Embed(Resource):
     @ns.response(404, "No such model is configured", schema["error"])
     @ns.response(413, "Body larger than MAX_CONTENT_LENGTH, or more than "
                  "MAX_BATCH_TEXTS texts", schema["error"])
+    @ns.response(415, "A Content-Encoding other than gzip", schema["error"])
     @ns.response(422, "Empty list or empty text", schema["error"])
     @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
     def post(self, name: str):
@@ -114,6 +127,7 @@ class Embed(Resource):
 
 @ns.route("/<string:name>/reload")
 @ns.param("name", "model name, as in MODEL_NAMES")
+@guarded
 class Reload(Resource):
     @ns.response(200, "The model's status after looking for new versions", schema["status"])
     @ns.response(404, "No such model is configured", schema["error"])

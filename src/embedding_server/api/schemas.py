@@ -9,7 +9,30 @@ from flask_restx import Namespace, fields
 
 from ..serving.signature import LONGEST_INPUT
 
+#: Some character that is not white space: a blank text has nothing to embed (422).
+NOT_BLANK = r"\S"
+
 VERSION_STATES = ["LOADING", "AVAILABLE", "FAILED", "PENDING", "UNLOADED"]
+
+
+def _nullable(field_class: type) -> type:
+    """A field whose value may be null (Swagger 2.0 says it with x-nullable)."""
+    class Nullable(field_class):
+        def schema(self):
+            return {**super().schema(), "x-nullable": True}
+
+    Nullable.__name__ = f"Nullable{field_class.__name__}"
+    return Nullable
+
+
+NullableString = _nullable(fields.String)
+NullableInteger = _nullable(fields.Integer)
+NullableFloat = _nullable(fields.Float)
+
+
+class FloatsOrBase64(fields.Raw):
+    """An embedding: a list of floats, or a base64 string (no single Swagger 2.0 type)."""
+    __schema_type__ = None
 
 
 def register_models(ns: Namespace) -> dict[str, object]:
@@ -19,37 +42,38 @@ def register_models(ns: Namespace) -> dict[str, object]:
     version = ns.model("VersionStatus", {
         "version": fields.Integer(required=True),
         "state": fields.String(required=True, enum=VERSION_STATES),
-        "error": fields.String(description="why it FAILED or is PENDING, or a note"),
+        "error": NullableString(description="why it FAILED or is PENDING, or a note"),
     })
     status = ns.model("ModelStatus", {
         "name": fields.String(required=True),
         "state": fields.String(required=True, enum=["LOADING", "AVAILABLE", "FAILED"]),
-        "error": fields.String(description="why the model FAILED; null otherwise"),
-        "version": fields.Integer(description="the version serving; null if none"),
+        "error": NullableString(description="why the model FAILED; null otherwise"),
+        "version": NullableInteger(description="the version serving; null if none"),
         "versions": fields.List(fields.Nested(version), description="every version "
                                 "on disk (and the one serving), newest first"),
-        "format": fields.String(description="backend format, e.g. tf1"),
-        "checkpoint_format": fields.String(description="V1 or V2"),
-        "embedding_dim": fields.Integer,
-        "max_length": fields.Integer(description="most token ids fed per text"),
-        "vocabulary_size": fields.Integer,
-        "oov_token": fields.String(description="token unknown words map to; "
-                                               "null: they are dropped"),
+        "format": NullableString(description="backend format, e.g. tf1 (null until loaded)"),
+        "checkpoint_format": NullableString(description="V1 or V2"),
+        "embedding_dim": NullableInteger,
+        "max_length": NullableInteger(description="most token ids fed per text"),
+        "vocabulary_size": NullableInteger,
+        "oov_token": NullableString(description="token unknown words map to; "
+                                    "null: they are dropped"),
         "parameters": fields.List(fields.String, description="optional request "
                                   "parameters the model takes"),
     })
     status_list = ns.model("ModelList", {"models": fields.List(fields.Nested(status))})
     predict_request = ns.model("PredictRequest", {
-        "title": fields.String(required=True, example="Hola mundo, ¿qué tal?"),
-        "length": fields.Integer(min=1, max=LONGEST_INPUT, description=(
+        "title": fields.String(required=True, example="Hola mundo, ¿qué tal?",
+                               min_length=1, pattern=NOT_BLANK),
+        "length": NullableInteger(min=1, max=LONGEST_INPUT, description=(
             "most token ids fed; a fixed-width model (bow-spanish: 20) ignores it")),
-        "title_dropout": fields.Float(description="keep-probability in (0, 1]; "
-                                      "default 1 (no dropout)"),
-        "dense_dropout": fields.Float(description="keep-probability in (0, 1]; "
-                                      "default 1 (no dropout)"),
+        "title_dropout": NullableFloat(description="keep-probability in (0, 1]; default 1 "
+                                       "(no dropout)", min=0, exclusiveMin=True, max=1),
+        "dense_dropout": NullableFloat(description="keep-probability in (0, 1]; default 1 "
+                                       "(no dropout)", min=0, exclusiveMin=True, max=1),
         "truncate": fields.Boolean(default=False, description="cut a title longer than "
                                    "MAX_TEXT_CHARS instead of answering 413"),
-    })
+    }, strict=True)
     prediction = ns.model("ModelPrediction", {
         "tokenizedTitle": fields.List(fields.String, description=(
             "tokens after out-of-vocabulary replacement, before truncation")),
@@ -60,9 +84,11 @@ def register_models(ns: Namespace) -> dict[str, object]:
         "ModelPrediction": fields.Nested(prediction),
         "model_version": fields.Integer(description="the version that computed it")})
     embed_request = ns.model("EmbedRequest", {
-        "texts": fields.List(fields.String, required=True,
-                             example=["Hola mundo", "Buenos días"]),
-        "length": fields.Integer(min=1, max=LONGEST_INPUT),
+        "texts": fields.List(fields.String(min_length=1, pattern=NOT_BLANK), required=True,
+                             min_items=1, example=["Hola mundo", "Buenos días"],
+                             description="at most MAX_BATCH_TEXTS texts, each at most "
+                             "MAX_TEXT_CHARS characters"),
+        "length": NullableInteger(min=1, max=LONGEST_INPUT),
         "normalize": fields.Boolean(default=False, description="L2-normalize "
                                     "each embedding"),
         "encoding_format": fields.String(enum=["float", "base64"], default="float",
@@ -70,12 +96,12 @@ def register_models(ns: Namespace) -> dict[str, object]:
                                          "base64 of little-endian float32"),
         "truncate": fields.Boolean(default=False, description="cut texts longer than "
                                    "MAX_TEXT_CHARS instead of answering 413"),
-    })
+    }, strict=True)
     embed_response = ns.model("EmbedResponse", {
         "model": fields.String,
         "model_version": fields.Integer(description="the version that computed them"),
         "dimension": fields.Integer,
-        "embeddings": fields.List(fields.Raw, description="lists of floats, or "
+        "embeddings": fields.List(FloatsOrBase64, description="lists of floats, or "
                                   "base64 strings with encoding_format=base64"),
         "tokens": fields.List(fields.List(fields.String)),
     })
