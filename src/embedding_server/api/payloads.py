@@ -96,24 +96,28 @@ def parse_predict(body: Any, max_chars: int = 20000) -> PredictRequest:
                           length=_length(body), parameters=parameters)
 
 
+def _texts(body: dict[str, Any], key: str, max_texts: int, max_chars: int) -> list[str]:
+    """A non-empty list of at most `max_texts` texts under `key`."""
+    texts = body.get(key)
+    if texts is None:
+        raise BadRequest(f"'{key}' is required (a list of strings)")
+    if not isinstance(texts, list):
+        raise BadRequest(f"'{key}' must be a list of strings")
+    if not texts:
+        raise UnprocessableEntity(f"'{key}' is empty; there is nothing to embed")
+    if len(texts) > max_texts:
+        raise RequestEntityTooLarge(
+            f"'{key}' has {len(texts)} items; at most {max_texts} are accepted "
+            "per request (MAX_BATCH_TEXTS)")
+    truncate = _truncate(body)
+    return [_text(text, f"'{key}[{i}]'", max_chars, truncate) for i, text in enumerate(texts)]
+
+
 def parse_embed(body: Any, max_texts: int, max_chars: int = 20000) -> EmbedRequest:
     """The batch body: texts, and optional length, normalize, encoding_format and
     truncate."""
     body = _object(body, {"texts", "length", "normalize", "encoding_format", "truncate"})
-    texts = body.get("texts")
-    if texts is None:
-        raise BadRequest("'texts' is required (a list of strings)")
-    if not isinstance(texts, list):
-        raise BadRequest("'texts' must be a list of strings")
-    if not texts:
-        raise UnprocessableEntity("'texts' is empty; there is nothing to embed")
-    if len(texts) > max_texts:
-        raise RequestEntityTooLarge(
-            f"'texts' has {len(texts)} items; at most {max_texts} are accepted "
-            "per request (MAX_BATCH_TEXTS)")
-    truncate = _truncate(body)
-    checked = [_text(text, f"'texts[{i}]'", max_chars, truncate)
-               for i, text in enumerate(texts)]
+    checked = _texts(body, "texts", max_texts, max_chars)
     normalize = body.get("normalize", False)
     if not isinstance(normalize, bool):
         raise BadRequest("'normalize' must be true or false")
@@ -122,3 +126,36 @@ def parse_embed(body: Any, max_texts: int, max_chars: int = 20000) -> EmbedReque
         raise BadRequest("'encoding_format' must be \"float\" or \"base64\"")
     return EmbedRequest(texts=checked, length=_length(body), normalize=normalize,
                         encoding_format=encoding_format)
+
+
+@dataclass(frozen=True)
+class SimilarityRequest:
+    source: str
+    targets: list[str]
+    length: int | None = None
+
+
+def parse_similarity(body: Any, max_texts: int, max_chars: int = 20000) -> SimilarityRequest:
+    """A source text and the targets to compare it with (all embedded in one run)."""
+    body = _object(body, {"source", "targets", "length", "truncate"})
+    if "source" not in body:
+        raise BadRequest("'source' is required")
+    source = _text(body["source"], "'source'", max_chars, _truncate(body))
+    # The source shares the model run with the targets, so it counts as one text.
+    targets = _texts(body, "targets", max_texts - 1, max_chars) if max_texts > 1 else []
+    if not targets:
+        raise RequestEntityTooLarge("MAX_BATCH_TEXTS leaves no room for targets")
+    return SimilarityRequest(source=source, targets=targets, length=_length(body))
+
+
+@dataclass(frozen=True)
+class TokenizeRequest:
+    texts: list[str]
+    length: int | None = None
+
+
+def parse_tokenize(body: Any, max_texts: int, max_chars: int = 20000) -> TokenizeRequest:
+    """Texts to show as the model sees them."""
+    body = _object(body, {"texts", "length", "truncate"})
+    return TokenizeRequest(texts=_texts(body, "texts", max_texts, max_chars),
+                           length=_length(body))

@@ -105,6 +105,45 @@ def register_models(ns: Namespace) -> dict[str, object]:
                                   "base64 strings with encoding_format=base64"),
         "tokens": fields.List(fields.List(fields.String)),
     })
+    text = fields.String(min_length=1, pattern=NOT_BLANK)
+    similarity_request = ns.model("SimilarityRequest", {
+        "source": fields.String(required=True, min_length=1, pattern=NOT_BLANK,
+                                example="el perro come"),
+        "targets": fields.List(text, required=True, min_items=1,
+                               example=["el gato come", "the stock market fell"]),
+        "length": NullableInteger(min=1, max=LONGEST_INPUT),
+        "truncate": fields.Boolean(default=False),
+    }, strict=True)
+    similarity_response = ns.model("SimilarityResponse", {
+        "model": fields.String,
+        "model_version": fields.Integer,
+        "similarities": fields.List(fields.Float, description="cosine similarity of "
+                                    "each target with the source, in order, in [-1, 1]"),
+    })
+    tokenize_request = ns.model("TokenizeRequest", {
+        "texts": fields.List(text, required=True, min_items=1,
+                             example=["Hola mundo, zzyzx"]),
+        "length": NullableInteger(min=1, max=LONGEST_INPUT),
+        "truncate": fields.Boolean(default=False),
+    }, strict=True)
+    explained = ns.model("TokenizedText", {
+        "words": fields.List(fields.String, description="the tokenizer's words"),
+        "oov": fields.List(fields.Boolean, description="per word: not in the vocabulary"),
+        "tokens": fields.List(fields.String, description="after out-of-vocabulary "
+                              "replacement (or dropping)"),
+        "ids": fields.List(fields.Integer, description="the tokens' ids"),
+        "truncated": fields.Boolean(description="more ids than the model takes; "
+                                    "it is fed the kept part"),
+    })
+    tokenize_response = ns.model("TokenizeResponse", {
+        "model": fields.String,
+        "model_version": fields.Integer,
+        "max_length": fields.Integer(description="most ids fed per text"),
+        "texts": fields.List(fields.Nested(explained)),
+    })
     return {"error": error, "status": status, "status_list": status_list,
             "predict_request": predict_request, "predict_response": predict_response,
-            "embed_request": embed_request, "embed_response": embed_response}
+            "embed_request": embed_request, "embed_response": embed_response,
+            "similarity_request": similarity_request,
+            "similarity_response": similarity_response,
+            "tokenize_request": tokenize_request, "tokenize_response": tokenize_response}

@@ -24,7 +24,7 @@ BOW_EMBEDDING_SIZE = 300
 LSTM_WORDS_PER_LANGUAGE = 6000
 LSTM_EMBEDDING_SIZE = 256
 LSTM_MAX_LENGTH = 2000
-DEMO_MODELS = ("bow-spanish", "lstm-multilingual")
+DEMO_MODELS = ("bow-spanish", "lstm-multilingual", "bow-spanish-tf2")
 
 
 def word_mapping(words: list[str]) -> dict[str, int]:
@@ -180,8 +180,48 @@ def build_lstm_multilingual(directory: str, checkpoint_format: str = "V2",
     }, indent=2)
 
 
+class _BowSpanishTF2(tf.Module):
+    """bow-spanish's forward pass in TF2, over the same weights."""
+
+    def __init__(self, embeddings: np.ndarray, kernel: np.ndarray, bias: np.ndarray):
+        super().__init__(name="bow_spanish")
+        self.embeddings = tf.Variable(embeddings, name="word_embeddings")
+        self.kernel = tf.Variable(kernel, name="dense_kernel")
+        self.bias = tf.Variable(bias, name="dense_bias")
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, BOW_SPANISH.max_length], tf.int32, name="token_ids")])
+    def serve(self, token_ids: tf.Tensor) -> dict[str, tf.Tensor]:
+        mask = tf.cast(token_ids > 0, tf.float32)[:, :, None]
+        summed = tf.reduce_sum(tf.nn.embedding_lookup(self.embeddings, token_ids) * mask,
+                               axis=1)
+        average = summed / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+        return {"embedding": tf.tanh(tf.matmul(average, self.kernel) + self.bias)}
+
+
+def build_bow_spanish_tf2(directory: str, seed: int = 20) -> None:
+    """bow-spanish (same seed, same weights) as a TF2 SavedModel taking token ids."""
+    with tempfile.TemporaryDirectory() as tf1:
+        build_bow_spanish(tf1, checkpoint_format="V2", seed=seed)
+        reader = tf.train.load_checkpoint(os.path.join(tf1, "tensorflow_model"))
+        scope = "target-embedding/title_sub_network/"
+        module = _BowSpanishTF2(*(reader.get_tensor(scope + name) for name in (
+            "word_embeddings", "dense/kernel", "dense/bias")))
+        tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
+        shutil.copy(os.path.join(tf1, "word_mapping.json"),
+                    os.path.join(directory, "word_mapping.json"))
+    _write_json(os.path.join(directory, "net_config.json"), {
+        "model": "bow-spanish-tf2",
+        "description": "demo: bow-spanish's weights (seed %d) as a TF2 SavedModel" % seed,
+        "serving": {"input": "token_ids", "output": "embedding",
+                    "max_length": BOW_SPANISH.max_length, "truncating": "pre",
+                    "oov_token": OOV_TOKEN},
+    }, indent=2)
+
+
 BUILDERS = {"bow-spanish": build_bow_spanish,
-            "lstm-multilingual": build_lstm_multilingual}
+            "lstm-multilingual": build_lstm_multilingual,
+            "bow-spanish-tf2": build_bow_spanish_tf2}
 
 
 def build_demo_models(base_dir: str, names: tuple[str, ...] = DEMO_MODELS) -> list[str]:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import heap
@@ -26,7 +26,8 @@ from .errors import ModelNotAvailable, ModelNotFound
 from .servable import Servable
 from .text import Vocabulary
 from .tf1 import TF1Runner, describe_tf_error
-from .validation import ModelFiles, ValidationError, validate_model_dir
+from .tf2 import SavedModelError, is_saved_model, load_saved_model
+from .validation import ModelFiles, ValidationError, read_vocabulary, validate_model_dir
 from .versions import Fingerprint, OnDisk, candidates, scan, settled
 
 log = logging.getLogger(__name__)
@@ -104,19 +105,43 @@ def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str |
                   policy: BatchPolicy | None = None, tf_threads: int = 0,
                   version: int = 1, metrics: ModelMetrics | None = None,
                   cache: EmbeddingCache | None = None) -> Servable:
-    """Validate, load and warm up one version's directory."""
-    source = validate_model_dir(name, directory, files, oov_token)
-    runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature,
-                       tf_threads)
-    servable = Servable(name, source.signature,
-                        Vocabulary(source.vocabulary, source.signature.oov_token),
-                        runner, source.checkpoint_format, policy, version, metrics, cache)
+    """Validate, load and warm up one version's directory (TF1 or SavedModel)."""
+    if is_saved_model(directory):
+        servable = _saved_model_servable(name, directory, files, oov_token, policy,
+                                         version, metrics, cache)
+    else:
+        source = validate_model_dir(name, directory, files, oov_token)
+        runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature,
+                           tf_threads)
+        servable = Servable(name, source.signature,
+                            Vocabulary(source.vocabulary, source.signature.oov_token),
+                            runner, source.checkpoint_format, policy, version, metrics, cache)
     try:
         servable.warm_up()
     except Exception:
         servable.close()
         raise
     return servable
+
+
+def _saved_model_servable(name: str, directory: str, files: ModelFiles,
+                          oov_token: str | None, policy: BatchPolicy | None, version: int,
+                          metrics: ModelMetrics | None,
+                          cache: EmbeddingCache | None) -> Servable:
+    try:
+        runner = load_saved_model(directory, files.net_config)
+    except SavedModelError as error:
+        raise ValidationError(error.problems) from error
+    try:
+        mapping = read_vocabulary(directory, files.vocabulary, required=not runner.takes_text)
+    except ValidationError:
+        runner.close()
+        raise
+    signature = runner.signature
+    if signature.oov_token is None and oov_token:
+        signature = replace(signature, oov_token=oov_token)
+    return Servable(name, signature, Vocabulary(mapping or {}, signature.oov_token), runner,
+                    "SavedModel", policy, version, metrics, cache)
 
 
 class Registry:

@@ -12,8 +12,9 @@ from .batching import BatchPolicy, make_scheduler
 from .cache import Cached, EmbeddingCache, cache_key
 from .errors import InvalidParameter
 from .signature import Signature
-from .text import Vocabulary, encode, to_batch
+from .text import Explained, Vocabulary, encode, explain, to_batch, tokenize, truncate
 from .tf1 import TF1Runner, describe_tf_error
+from .tf2 import SavedModelRunner
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
+def cosine_similarities(source: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Cosine of each target row with the source vector; 0 for an all-zero
+    vector (a text with no known tokens points nowhere)."""
+    norms = np.linalg.norm(targets, axis=1) * np.linalg.norm(source)
+    dots = targets @ source
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+
+
 class WarmUpError(Exception):
     """The model loaded but cannot compute an embedding for its own vocabulary."""
 
@@ -51,7 +60,7 @@ class Servable:
     """
 
     def __init__(self, name: str, signature: Signature, vocabulary: Vocabulary,
-                 runner: TF1Runner, checkpoint_format: str,
+                 runner: TF1Runner | SavedModelRunner, checkpoint_format: str,
                  policy: BatchPolicy | None = None, version: int = 1,
                  metrics: ModelMetrics | None = None, cache: EmbeddingCache | None = None):
         self.name = name
@@ -106,9 +115,7 @@ class Servable:
                     f"this model does not take {', '.join(unknown)} "
                     f"(parameters it takes: {accepted})")
             key = tuple(sorted(parameters.items()))
-        max_length = self.max_length
-        if length is not None and self.runner.fixed_width is None:
-            max_length = min(length, max_length)
+        max_length = self.length_for(length)
         if self.cache is None or key is not None:
             # Feed parameters are dropout keep-probabilities: a random draw,
             # which a cache would freeze into one answer. They bypass it.
@@ -120,6 +127,8 @@ class Servable:
         return embeddings
 
     def _compute(self, texts: Sequence[str], max_length: int, key: Hashable) -> Embeddings:
+        if self.runner.takes_text:
+            return self._compute_text(texts, key)
         encoded = encode(texts, self.vocabulary, max_length, self.signature.truncating)
         result = self.scheduler.submit(encoded.rows, key)
         if self.metrics:
@@ -128,6 +137,18 @@ class Servable:
                           queued_s=result.queued_s, inference_s=result.inference_s,
                           batch_size=result.batch_size, version=self.version,
                           words=encoded.words, unknown=encoded.unknown)
+
+    def _compute_text(self, texts: Sequence[str], key: Hashable) -> Embeddings:
+        """A model that tokenizes for itself is fed the texts; the tokens in
+        the response are the server's tokenizer's words, for information."""
+        words = [tokenize(text) for text in texts]
+        result = self.scheduler.submit(list(texts), key)
+        if self.metrics:
+            self.metrics.embedded(len(texts), sum(map(len, words)), 0)
+        return Embeddings(vectors=result.vectors, tokens=words, queued_s=result.queued_s,
+                          inference_s=result.inference_s, batch_size=result.batch_size,
+                          version=self.version, words=[len(w) for w in words],
+                          unknown=[0] * len(texts))
 
     @staticmethod
     def _entry(computed: Embeddings, row: int) -> Cached:
@@ -168,8 +189,44 @@ class Servable:
                           words=[entry.words for entry in found],
                           unknown=[entry.unknown for entry in found])
 
+    def embed_ids(self, rows: Sequence[Sequence[int]], length: int | None = None) -> Embeddings:
+        """Embed texts given as the model's own token ids (OpenAI's token
+        inputs): checked against the vocabulary, truncated as texts are."""
+        if self.runner.takes_text:
+            raise InvalidParameter(f"model {self.name!r} takes text, not token ids")
+        top = self.vocabulary.max_id
+        for i, row in enumerate(rows):
+            bad = next((t for t in row if not 0 <= t <= top), None)
+            if bad is not None:
+                raise InvalidParameter(f"token id {bad} in input {i} is outside this "
+                                       f"model's vocabulary (0 to {top})")
+        max_length = self.length_for(length)
+        fed = [truncate(list(row), max_length, self.signature.truncating) for row in rows]
+        result = self.scheduler.submit(fed, None)
+        if self.metrics:
+            self.metrics.embedded(len(rows), sum(map(len, rows)), 0)
+        return Embeddings(vectors=result.vectors, tokens=[[] for _ in rows],
+                          queued_s=result.queued_s, inference_s=result.inference_s,
+                          batch_size=result.batch_size, version=self.version,
+                          words=[len(row) for row in fed], unknown=[0] * len(rows))
+
+    def explain(self, texts: Sequence[str], length: int | None = None) -> list[Explained]:
+        """How each text becomes ids for this model (no model run)."""
+        max_length = self.length_for(length)
+        return [explain(text, self.vocabulary, max_length) for text in texts]
+
+    def length_for(self, length: int | None) -> int:
+        """The most ids a text is fed: a request's `length` lowers it, except
+        on a model with a fixed input width (bow-spanish: always 20)."""
+        if length is not None and self.runner.fixed_width is None:
+            return min(length, self.max_length)
+        return self.max_length
+
     def run_rows(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> np.ndarray:
-        """One model run over unpadded rows; `key` holds the parameter feeds."""
+        """One model run over unpadded rows (or texts, for a model that takes
+        text); `key` holds the parameter feeds."""
+        if self.runner.takes_text:
+            return self.runner.run_texts(list(rows))
         ids, lengths = to_batch(rows, self.runner.fixed_width)
         return self.runner.run(ids, lengths, dict(key) if key else None)
 
@@ -181,7 +238,8 @@ class Servable:
         """
         top = self.vocabulary.max_id
         try:
-            vectors = self.run_rows([[top], [top, 1]])
+            vectors = self.run_rows(["warm up", "hola mundo"] if self.runner.takes_text
+                                    else [[top], [top, 1]])
         except Exception as error:  # TensorFlow raises many kinds; all fail the load
             raise WarmUpError(
                 f"warm-up inference with the vocabulary's largest id ({top}) failed; "

@@ -60,6 +60,9 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def knows(self, word: str) -> bool:
+        return word in self._ids
+
     def lookup(self, tokens: Sequence[str]) -> tuple[list[str], list[int], int]:
         """Tokens with unknown words replaced (or dropped), their ids, and how
         many were unknown (live traffic's OOV rate is a drift signal)."""
@@ -77,6 +80,29 @@ class Vocabulary:
             kept.append(token)
             ids.append(token_id)
         return kept, ids, unknown
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One text as the model sees it, for /tokenize: every word the tokenizer
+    found, which of them the vocabulary lacks, the tokens and ids after OOV
+    replacement, and whether the ids were cut to the model's length."""
+    words: list[str]
+    oov: list[bool]
+    tokens: list[str]
+    ids: list[int]
+    truncated: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"words": self.words, "oov": self.oov, "tokens": self.tokens,
+                "ids": self.ids, "truncated": self.truncated}
+
+
+def explain(text: str, vocabulary: "Vocabulary", max_length: int) -> Explained:
+    words = tokenize(text)
+    tokens, ids, _ = vocabulary.lookup(words)
+    return Explained(words=words, oov=[not vocabulary.knows(word) for word in words],
+                     tokens=tokens, ids=ids, truncated=len(ids) > max_length)
 
 
 def truncate(ids: list[int], max_length: int, truncating: str) -> list[int]:

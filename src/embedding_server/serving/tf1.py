@@ -19,6 +19,7 @@ class TF1Runner:
     """Runs a batch of padded token ids through one TF1 graph."""
 
     format = "tf1"
+    takes_text = False
 
     def __init__(self, meta_graph: Any, checkpoint_prefix: str, signature: Signature,
                  threads: int = 0):

@@ -200,3 +200,19 @@ def validate_model_dir(name: str, directory: str, files: ModelFiles,
     return ModelSource(directory=directory, checkpoint_prefix=prefix,
                        checkpoint_format=ckpt_format, meta_graph=meta_graph,
                        signature=signature, vocabulary=vocabulary)
+
+
+def read_vocabulary(directory: str, file_name: str, required: bool) -> dict[str, int] | None:
+    """A SavedModel's word_mapping.json: required when the model takes token ids."""
+    path = os.path.join(directory, file_name)
+    if not os.path.isfile(path):
+        if required:
+            raise ValidationError([f"missing file {file_name!r}: the SavedModel takes "
+                                   "token ids, so the server needs its vocabulary"])
+        return None
+    problems: list[str] = []
+    mapping = read_json(path, file_name, problems)
+    vocabulary = check_vocabulary(mapping, file_name, problems) if mapping is not None else None
+    if problems:
+        raise ValidationError(problems)
+    return vocabulary

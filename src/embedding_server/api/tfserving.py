@@ -1,0 +1,179 @@
+"""TensorFlow Serving's REST API: `/v1/models/<name>[/versions/<v>][/metadata|:predict]`.
+
+Clients written for TF Serving work unchanged. The served signature takes
+text (the server tokenizes) and returns the embedding: `{"instances":
+["text", ...]}` (row format, or `[{"text": ...}, ...]`) gives `{"predictions":
+[[...], ...]}`; `{"inputs": [...]}` (columnar, or `{"text": [...]}`) gives
+`{"outputs": [[...], ...]}`. Versions are the registry's; a request for a
+version that is not the one serving is 404, as in TF Serving for a version it
+does not hold. Errors are `{"error": "..."}`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from ..auth import KeyRing
+from ..serving.errors import (
+    InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
+    RequestTimedOut)
+from ..serving.registry import ModelEntry, ModelState
+from .access import install_auth
+from .errors import http_headers, server_fault_message
+from .models import json_body, registry, timing
+
+_PATH = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+                   r"(?:(?P<metadata>/metadata)|:(?P<verb>[a-z]+))?")
+SIGNATURE = "serving_default"
+INPUT, OUTPUT = "text", "embedding"
+#: Our version states as TF Serving names them (ModelVersionStatus.State).
+_STATES = {ModelState.LOADING: "LOADING", ModelState.AVAILABLE: "AVAILABLE",
+           ModelState.FAILED: "END", ModelState.PENDING: "START",
+           ModelState.UNLOADED: "END"}
+_STATUS_OF_ERROR = {ModelNotFound: 404, InvalidParameter: 400, QueueFull: 429,
+                    RequestTimedOut: 503, ModelNotAvailable: 503}
+
+
+class TFServingError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def error_response(status: int, message: str, headers: Any = None) -> Response:
+    return Response(orjson.dumps({"error": message}), status=status,
+                    mimetype="application/json", headers=headers or {})
+
+
+def _json(body: Any, headers: Any = None) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+                    mimetype="application/json", headers=headers or {})
+
+
+def _version_status(entry: ModelEntry, version: int | None) -> list[dict[str, Any]]:
+    versions = dict(entry.versions)
+    if version is not None:
+        if version not in versions:
+            raise TFServingError(f"Servable not found for request: "
+                                 f"Specific({entry.name}, {version})", 404)
+        versions = {version: versions[version]}
+    statuses = []
+    for number, status in sorted(versions.items(), reverse=True):
+        failed = status.state is ModelState.FAILED
+        statuses.append({
+            "version": str(number), "state": _STATES[status.state],
+            "status": {"error_code": "UNKNOWN" if failed else "OK",
+                       "error_message": (status.error or "") if failed else ""}})
+    return statuses
+
+
+def _served_version(entry: ModelEntry, version: int | None) -> None:
+    if version is not None and version != entry.version:
+        raise TFServingError(f"Servable not found for request: Specific({entry.name}, "
+                             f"{version}); serving version {entry.version}", 404)
+
+
+def _metadata(entry: ModelEntry, version: int | None) -> dict[str, Any]:
+    _served_version(entry, version)
+    servable = registry().get(entry.name)
+    tensor = {"dtype": "DT_FLOAT", "tensor_shape": {
+        "dim": [{"size": "-1", "name": ""}, {"size": str(servable.embedding_dim), "name": ""}],
+        "unknown_rank": False}, "name": OUTPUT}
+    signature = {"inputs": {INPUT: {"dtype": "DT_STRING", "tensor_shape": {
+                     "dim": [{"size": "-1", "name": ""}], "unknown_rank": False},
+                     "name": INPUT}},
+                 "outputs": {OUTPUT: tensor}, "method_name": "tensorflow/serving/predict"}
+    return {"model_spec": {"name": entry.name, "signature_name": "",
+                           "version": str(servable.version)},
+            "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}}}}
+
+
+def _texts(body: Any) -> tuple[list[str], bool]:
+    """The texts of a predict body, and whether it was columnar."""
+    if not isinstance(body, dict):
+        raise TFServingError("the request body must be a JSON object")
+    signature = body.get("signature_name", SIGNATURE)
+    if signature != SIGNATURE:
+        raise TFServingError(f"signature_name {signature!r} not found; "
+                             f"the signature is {SIGNATURE!r}")
+    if ("instances" in body) == ("inputs" in body):
+        raise TFServingError("exactly one of 'instances' (row format) or 'inputs' "
+                             "(columnar format) is required")
+    columnar = "inputs" in body
+    values = body["inputs"] if columnar else body["instances"]
+    if columnar and isinstance(values, dict):
+        values = values.get(INPUT)
+    elif not columnar and isinstance(values, list):
+        values = [v.get(INPUT) if isinstance(v, dict) and set(v) == {INPUT} else v
+                  for v in values]
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, str) and v.strip() for v in values):
+        raise TFServingError(f"the input must be a non-empty list of non-empty strings "
+                             f"(or of {{{INPUT!r}: string}} objects)")
+    limit = current_app.config["MAX_BATCH_TEXTS"]
+    if len(values) > limit:
+        raise TFServingError(f"{len(values)} inputs; at most {limit} are accepted "
+                             "(MAX_BATCH_TEXTS)", 413)
+    longest = current_app.config["MAX_TEXT_CHARS"]
+    if any(len(v) > longest for v in values):
+        raise TFServingError(f"an input is longer than {longest} characters (MAX_TEXT_CHARS)",
+                             413)
+    return values, columnar
+
+
+def _predict(entry: ModelEntry, version: int | None) -> Response:
+    _served_version(entry, version)
+    with registry().use(entry.name) as servable:
+        texts, columnar = _texts(json_body())
+        result = servable.embed(texts)
+    key = "outputs" if columnar else "predictions"
+    return _json({key: result.vectors}, timing(entry.name, result))
+
+
+def _route(rest: str) -> Response:
+    match = _PATH.fullmatch(rest)
+    if not match:
+        raise TFServingError(f"malformed request path /v1/models/{rest}", 404)
+    entry = registry().entry(match["name"])
+    version = int(match["version"]) if match["version"] else None
+    verb = match["verb"]
+    if request.method == "GET" and not verb:
+        if match["metadata"]:
+            return _json(_metadata(entry, version))
+        return _json({"model_version_status": _version_status(entry, version)})
+    if request.method == "POST" and verb == "predict" and not match["metadata"]:
+        return _predict(entry, version)
+    if verb and verb != "predict":
+        raise TFServingError(f"{verb!r} is not supported; embeddings are served by "
+                             "':predict'", 404 if request.method == "POST" else 405)
+    raise TFServingError(f"{request.method} is not supported on this path", 405)
+
+
+def create_tfserving_blueprint(keyring: KeyRing | None = None) -> Blueprint:
+    blueprint = Blueprint("tfserving", __name__)
+    install_auth(blueprint, keyring or KeyRing(), lambda message: error_response(401, message))
+    blueprint.add_url_rule("/v1/models/<path:rest>", "model", _route, methods=["GET", "POST"])
+
+    @blueprint.errorhandler(TFServingError)
+    def tfserving_error(error: TFServingError) -> Response:
+        return error_response(error.status, str(error))
+
+    @blueprint.errorhandler(InferenceFailed)
+    def inference_failed(error: InferenceFailed) -> Response:
+        return error_response(503, server_fault_message(error))
+
+    for error_class, status in _STATUS_OF_ERROR.items():
+        blueprint.register_error_handler(
+            error_class, lambda error, s=status: error_response(
+                s, str(error), {"Retry-After": "1"} if s == 429 else None))
+
+    @blueprint.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return error_response(error.code or 500, error.description or error.name,
+                              http_headers(error))
+
+    return blueprint
