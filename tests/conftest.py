@@ -76,6 +76,7 @@ def make_app(models_dir, tmp_path):
 
     yield factory
     for application in apps:
+        application.extensions["watcher"].stop()
         application.extensions["registry"].close()
 
 

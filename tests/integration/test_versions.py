@@ -163,7 +163,6 @@ def test_the_watcher_polls_for_new_versions(models_dir, tmp_path, make_app):
     while served_version(client) != 2:
         assert time.monotonic() < deadline, versions_of(client)
         time.sleep(0.1)
-    app.extensions["watcher"].stop()
 
 
 def test_a_deleted_version_gives_way_to_the_newest_remaining(models_dir, tmp_path, make_app):
