@@ -153,8 +153,12 @@ def test_security_headers_on_every_response(client):
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "Strict-Transport-Security" not in client.get("/health/live").headers
     docs = client.get("/api/v1/")
     assert docs.status_code == 200 and "Content-Security-Policy" not in docs.headers
+    assert docs.headers["X-Content-Type-Options"] == "nosniff"
+    secure = client.get("/health/live", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_cors_is_off_unless_origins_are_set(client, make_app):

