@@ -147,11 +147,16 @@ class GunicornServer(BaseApplication):
         from .app import create_app  # in the worker, after the fork
         from .serving.watcher import on_sighup
 
-        # gunicorn leaves SIGHUP deadly in a worker; one that arrives while
-        # the models load is moot (the load reads the disk as it is).
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # gunicorn leaves SIGHUP deadly in a worker. One that arrives while the
+        # models load is kept and acted on once they have: the load may have
+        # read the disk before the new version was there.
+        asked: list[int] = []
+        signal.signal(signal.SIGHUP, lambda signum, frame: asked.append(signum))
         app = create_app(self._config)
-        on_sighup(app.extensions["watcher"].trigger)
+        watcher = app.extensions["watcher"]
+        on_sighup(watcher.trigger)
+        if asked:
+            watcher.trigger()
         settle_heap()
         if self._options.worker_class in COOPERATIVE:
             return cooperative(app)

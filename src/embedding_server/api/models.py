@@ -28,6 +28,20 @@ guarded = ns.doc(responses={
 })
 
 
+def reads_body(too_large: str, empty: str, unavailable: str = "The model is not "
+               "AVAILABLE, or its run failed"):
+    """The statuses every endpoint that reads a JSON body may answer, besides 200."""
+    error = schema["error"]
+    return ns.doc(responses={
+        400: ("Malformed body, wrong type, unknown field or value out of range", error),
+        404: ("No such model is configured", error),
+        413: (too_large, error),
+        415: ("A Content-Encoding other than gzip", error),
+        422: (empty, error),
+        503: (unavailable, error),
+    })
+
+
 def registry() -> Registry:
     return current_app.extensions["registry"]
 
@@ -89,13 +103,8 @@ class ModelStatus(Resource):
 class Predict(Resource):
     @ns.expect(schema["predict_request"])
     @ns.response(200, "The title's embedding", schema["predict_response"])
-    @ns.response(400, "Malformed body, wrong type, unknown field or value out "
-                 "of range", schema["error"])
-    @ns.response(404, "No such model is configured", schema["error"])
-    @ns.response(413, "Body larger than MAX_CONTENT_LENGTH", schema["error"])
-    @ns.response(415, "A Content-Encoding other than gzip", schema["error"])
-    @ns.response(422, "Empty title", schema["error"])
-    @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
+    @reads_body("Body larger than MAX_CONTENT_LENGTH, or a title over MAX_TEXT_CHARS",
+                "Empty title")
     def post(self, name: str):
         """Embed one title (the seed's endpoint and response shape, plus the version)."""
         app = current_app._get_current_object()  # one context lookup, not one per use
@@ -114,14 +123,8 @@ class Predict(Resource):
 class Embed(Resource):
     @ns.expect(schema["embed_request"])
     @ns.response(200, "One embedding per text, in input order", schema["embed_response"])
-    @ns.response(400, "Malformed body, wrong type, unknown field or value out "
-                 "of range", schema["error"])
-    @ns.response(404, "No such model is configured", schema["error"])
-    @ns.response(413, "Body larger than MAX_CONTENT_LENGTH, or more than "
-                 "MAX_BATCH_TEXTS texts", schema["error"])
-    @ns.response(415, "A Content-Encoding other than gzip", schema["error"])
-    @ns.response(422, "Empty list or empty text", schema["error"])
-    @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
+    @reads_body("Body larger than MAX_CONTENT_LENGTH, more than MAX_BATCH_TEXTS texts, "
+                "or a text over MAX_TEXT_CHARS", "Empty list or empty text")
     def post(self, name: str):
         """Embed a batch of texts in one model run."""
         app = current_app._get_current_object()

@@ -6,7 +6,7 @@ from flask_restx import Resource
 
 from ..request_log import note_model
 from ..serving.servable import cosine_similarities
-from .models import guarded, json_body, ns, registry, schema, timing
+from .models import guarded, json_body, ns, reads_body, registry, schema, timing
 from .payloads import parse_similarity, parse_tokenize
 
 
@@ -16,14 +16,8 @@ from .payloads import parse_similarity, parse_tokenize
 class Similarity(Resource):
     @ns.expect(schema["similarity_request"])
     @ns.response(200, "Cosine similarity per target, in order", schema["similarity_response"])
-    @ns.response(400, "Malformed body, wrong type, unknown field or value out "
-                 "of range", schema["error"])
-    @ns.response(404, "No such model is configured", schema["error"])
-    @ns.response(413, "Too large a body, too many targets or too long a text",
-                 schema["error"])
-    @ns.response(415, "A Content-Encoding other than gzip", schema["error"])
-    @ns.response(422, "Empty source, target list or target", schema["error"])
-    @ns.response(503, "The model is not AVAILABLE, or its run failed", schema["error"])
+    @reads_body("Too large a body, too many targets or too long a text",
+                "Empty source, target list or target")
     def post(self, name: str):
         """Cosine similarity of a source text with each target (one model run)."""
         with registry().use(name) as servable:
@@ -41,14 +35,8 @@ class Similarity(Resource):
 class Tokenize(Resource):
     @ns.expect(schema["tokenize_request"])
     @ns.response(200, "Each text as the model sees it", schema["tokenize_response"])
-    @ns.response(400, "Malformed body, wrong type, unknown field or value out "
-                 "of range", schema["error"])
-    @ns.response(404, "No such model is configured", schema["error"])
-    @ns.response(413, "Too large a body, too many texts or too long a text",
-                 schema["error"])
-    @ns.response(415, "A Content-Encoding other than gzip", schema["error"])
-    @ns.response(422, "Empty list or empty text", schema["error"])
-    @ns.response(503, "The model is not AVAILABLE", schema["error"])
+    @reads_body("Too large a body, too many texts or too long a text",
+                "Empty list or empty text", "The model is not AVAILABLE")
     def post(self, name: str):
         """Words, out-of-vocabulary flags, tokens, ids and truncation, without a model run."""
         with registry().use(name) as servable:

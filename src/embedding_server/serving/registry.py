@@ -26,7 +26,7 @@ from .errors import ModelNotAvailable, ModelNotFound
 from .servable import Servable
 from .text import Vocabulary
 from .tf1 import TF1Runner, describe_tf_error
-from .tf2 import SavedModelError, is_saved_model, load_saved_model
+from .tf2 import is_saved_model, load_saved_model
 from .validation import ModelFiles, ValidationError, read_vocabulary, validate_model_dir
 from .versions import Fingerprint, OnDisk, candidates, scan, settled
 
@@ -128,10 +128,7 @@ def _saved_model_servable(name: str, directory: str, files: ModelFiles,
                           oov_token: str | None, policy: BatchPolicy | None, version: int,
                           metrics: ModelMetrics | None,
                           cache: EmbeddingCache | None) -> Servable:
-    try:
-        runner = load_saved_model(directory, files.net_config)
-    except SavedModelError as error:
-        raise ValidationError(error.problems) from error
+    runner = load_saved_model(directory, files.net_config)
     try:
         mapping = read_vocabulary(directory, files.vocabulary, required=not runner.takes_text)
     except ValidationError:

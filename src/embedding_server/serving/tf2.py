@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from .signature import LONGEST_INPUT, TRUNCATING_SIDES, Signature
 from .tf1 import describe_tf_error
+from .validation import ValidationError
 
 SIGNATURE_KEY = "serving_default"
 _SECTION_KEYS = {"input", "sequence_length_input", "output", "max_length", "truncating",
@@ -31,14 +32,6 @@ _SECTION_KEYS = {"input", "sequence_length_input", "output", "max_length", "trun
 def is_saved_model(directory: str) -> bool:
     return any(os.path.isfile(os.path.join(directory, name))
                for name in ("saved_model.pb", "saved_model.pbtxt"))
-
-
-class SavedModelError(ValueError):
-    """The SavedModel cannot be served; `problems` lists every reason."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ def _resolve(inputs: Mapping[str, tf.TensorSpec], outputs: Mapping[str, tf.Tenso
         problems.append(f"cannot tell which output of {sorted(outputs)} is the embedding; "
                         'name it in net_config.json ("serving": {"output": ...})')
     if problems:
-        raise SavedModelError(problems)
+        raise ValidationError(problems)
     spec = inputs[ids]
     takes_text = spec.dtype == tf.string
     width = spec.shape[1] if not takes_text and spec.shape.rank == 2 else None
@@ -92,11 +85,11 @@ class SavedModelRunner:
     def __init__(self, directory: str, section: Mapping[str, Any]):
         unknown = sorted(set(section) - _SECTION_KEYS)
         if unknown:
-            raise SavedModelError([f'"serving" has an unknown key {key!r}' for key in unknown])
+            raise ValidationError([f'"serving" has an unknown key {key!r}' for key in unknown])
         self._loaded = tf.saved_model.load(directory)
         signatures = self._loaded.signatures
         if SIGNATURE_KEY not in signatures:
-            raise SavedModelError([f"the SavedModel has no {SIGNATURE_KEY!r} signature "
+            raise ValidationError([f"the SavedModel has no {SIGNATURE_KEY!r} signature "
                                    f"(it has {sorted(signatures)})"])
         self._function = signatures[SIGNATURE_KEY]
         inputs = self._function.structured_input_signature[1]
@@ -111,7 +104,7 @@ class SavedModelRunner:
         self.fixed_width = keys.static_width
         truncating = section.get("truncating", "post")
         if truncating not in TRUNCATING_SIDES:
-            raise SavedModelError(['"truncating" must be "pre" or "post"'])
+            raise ValidationError(['"truncating" must be "pre" or "post"'])
         self.signature = Signature(input=keys.ids, output=keys.output,
                                    max_length=self.max_length, truncating=truncating,
                                    sequence_length_input=keys.lengths,
@@ -153,18 +146,18 @@ def read_section(directory: str, net_config: str) -> tuple[dict[str, Any], list[
 
 
 def load_saved_model(directory: str, net_config: str) -> SavedModelRunner:
-    """Load and resolve a SavedModel, or raise SavedModelError with every problem."""
+    """Load and resolve a SavedModel, or raise ValidationError with every problem."""
     problems = []
     if not os.path.isdir(os.path.join(directory, "variables")):
         problems.append("missing directory 'variables' beside saved_model.pb")
     section, section_problems = read_section(directory, net_config)
     problems.extend(section_problems)
     if problems:
-        raise SavedModelError(problems)
+        raise ValidationError(problems)
     try:
         return SavedModelRunner(directory, section)
-    except SavedModelError:
+    except ValidationError:
         raise
     except Exception as error:  # TensorFlow raises many kinds; each is a load problem
-        raise SavedModelError([f"the SavedModel cannot be loaded: "
+        raise ValidationError([f"the SavedModel cannot be loaded: "
                                f"{describe_tf_error(error)}"]) from error
