@@ -1,7 +1,7 @@
 """The `models` namespace: status, the seed's /predict, and batch /embed."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -26,6 +26,15 @@ guarded = ns.doc(responses={
     429: ("The client's rate limit is spent (or, for embeddings, the model's queue "
           "is full); see Retry-After", schema["error"]),
 })
+
+
+def model_route(suffix: str = "") -> Callable[[type], type]:
+    """Registers a resource at /models/<name><suffix>, with its `name`
+    parameter and the statuses every guarded resource may answer."""
+    def register(resource: type) -> type:
+        documented = ns.param("name", "model name, as in MODEL_NAMES")(guarded(resource))
+        return ns.route(f"/<string:name>{suffix}")(documented)
+    return register
 
 
 def reads_body(too_large: str, empty: str, unavailable: str = "The model is not "
@@ -86,9 +95,7 @@ class ModelList(Resource):
         return {"models": [entry.status() for entry in registry().entries()]}
 
 
-@ns.route("/<string:name>")
-@ns.param("name", "model name, as in MODEL_NAMES")
-@guarded
+@model_route()
 class ModelStatus(Resource):
     @ns.response(200, "The model's status", schema["status"])
     @ns.response(404, "No such model is configured", schema["error"])
@@ -97,9 +104,7 @@ class ModelStatus(Resource):
         return registry().entry(name).status()
 
 
-@ns.route("/<string:name>/predict")
-@ns.param("name", "model name, as in MODEL_NAMES")
-@guarded
+@model_route("/predict")
 class Predict(Resource):
     @ns.expect(schema["predict_request"])
     @ns.response(200, "The title's embedding", schema["predict_response"])
@@ -117,9 +122,7 @@ class Predict(Resource):
              "model_version": result.version}, name, result)
 
 
-@ns.route("/<string:name>/embed")
-@ns.param("name", "model name, as in MODEL_NAMES")
-@guarded
+@model_route("/embed")
 class Embed(Resource):
     @ns.expect(schema["embed_request"])
     @ns.response(200, "One embedding per text, in input order", schema["embed_response"])
@@ -140,9 +143,7 @@ class Embed(Resource):
              "embeddings": embeddings, "tokens": result.tokens}, name, result)
 
 
-@ns.route("/<string:name>/reload")
-@ns.param("name", "model name, as in MODEL_NAMES")
-@guarded
+@model_route("/reload")
 class Reload(Resource):
     @ns.response(200, "The model's status after looking for new versions", schema["status"])
     @ns.response(404, "No such model is configured", schema["error"])

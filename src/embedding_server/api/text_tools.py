@@ -6,13 +6,11 @@ from flask_restx import Resource
 
 from ..request_log import note_model
 from ..serving.servable import cosine_similarities
-from .models import guarded, json_body, ns, reads_body, registry, schema, timing
+from .models import json_body, model_route, ns, reads_body, registry, schema, timing
 from .payloads import parse_similarity, parse_tokenize
 
 
-@ns.route("/<string:name>/similarity")
-@ns.param("name", "model name, as in MODEL_NAMES")
-@guarded
+@model_route("/similarity")
 class Similarity(Resource):
     @ns.expect(schema["similarity_request"])
     @ns.response(200, "Cosine similarity per target, in order", schema["similarity_response"])
@@ -29,9 +27,7 @@ class Similarity(Resource):
                 "similarities": similarities}, 200, timing(name, result)
 
 
-@ns.route("/<string:name>/tokenize")
-@ns.param("name", "model name, as in MODEL_NAMES")
-@guarded
+@model_route("/tokenize")
 class Tokenize(Resource):
     @ns.expect(schema["tokenize_request"])
     @ns.response(200, "Each text as the model sees it", schema["tokenize_response"])
