@@ -15,17 +15,21 @@ from werkzeug.exceptions import HTTPException
 
 from ..serving.errors import (
     InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
-    RequestTimedOut)
+    RequestTimedOut, ServingError)
 
 log = logging.getLogger(__name__)
 
-#: Status, and headers, of each serving error.
-SERVING_ERRORS = {
+#: Status, and headers, of each serving error: the same in every API (native,
+#: OpenAI, TF Serving); only the body's shape differs. A model whose run raised
+#: answers 503: the model, not the server, is at fault, and the other models
+#: keep serving.
+SERVING_ERRORS: dict[type[ServingError], tuple[int, dict[str, str]]] = {
     ModelNotFound: (404, {}),
     InvalidParameter: (400, {}),
     QueueFull: (429, {"Retry-After": "1"}),
     RequestTimedOut: (503, {"Retry-After": "1"}),
     ModelNotAvailable: (503, {}),
+    InferenceFailed: (503, {}),
 }
 
 
@@ -36,6 +40,15 @@ def server_fault_message(error: BaseException) -> str:
     return f"internal server error; quote request id {request_id} when reporting it"
 
 
+def serving_error(error: ServingError) -> tuple[str, int, dict[str, str]]:
+    """Message, status and headers of a serving error. A failed model run is
+    logged with its traceback; the client's message quotes only the request id."""
+    status, headers = SERVING_ERRORS[type(error)]
+    if isinstance(error, InferenceFailed):
+        return server_fault_message(error), status, headers
+    return str(error), status, headers
+
+
 def http_headers(error: HTTPException) -> dict[str, str]:
     """The headers an HTTP error carries besides its body (405's Allow, 429's
     Retry-After), for the JSON response that replaces werkzeug's HTML one."""
@@ -44,16 +57,11 @@ def http_headers(error: HTTPException) -> dict[str, str]:
 
 
 def register_api_errors(api: Api) -> None:
-    for error_class, (status, headers) in SERVING_ERRORS.items():
-        api.errorhandler(error_class)(
-            lambda error, status=status, headers=headers: (
-                {"message": str(error)}, status, headers))
-
-    @api.errorhandler(InferenceFailed)
-    def inference_failed(error: InferenceFailed):
-        # The model, not the server, is at fault: 503 says "this model, now";
-        # the other models keep serving.
-        return {"message": server_fault_message(error)}, 503
+    # Registered before the catch-all below: restx takes the first match.
+    @api.errorhandler(ServingError)
+    def serving(error: ServingError):
+        message, status, headers = serving_error(error)
+        return {"message": message}, status, headers
 
     @api.errorhandler(Exception)
     def unexpected(error: Exception):

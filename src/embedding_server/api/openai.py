@@ -16,21 +16,22 @@ from werkzeug.exceptions import HTTPException
 
 from ..serving.errors import (
     InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
-    RequestTimedOut)
+    RequestTimedOut, ServingError)
 from ..serving.servable import l2_normalize
 from ..auth import KeyRing
 from .access import install_auth
 from .encoding import base64_rows
-from .errors import http_headers, server_fault_message
+from .errors import http_headers, serving_error
 from .models import json_body, registry, timing
 
-#: OpenAI's error type and code for each of our errors.
+#: OpenAI's error type and code for each serving error (the status is ours).
 _SERVING = {
-    ModelNotFound: (404, "invalid_request_error", "model_not_found"),
-    InvalidParameter: (400, "invalid_request_error", None),
-    QueueFull: (429, "requests", "rate_limit_exceeded"),
-    RequestTimedOut: (503, "server_error", "timeout"),
-    ModelNotAvailable: (503, "server_error", "model_not_available"),
+    ModelNotFound: ("invalid_request_error", "model_not_found"),
+    InvalidParameter: ("invalid_request_error", None),
+    QueueFull: ("requests", "rate_limit_exceeded"),
+    RequestTimedOut: ("server_error", "timeout"),
+    ModelNotAvailable: ("server_error", "model_not_available"),
+    InferenceFailed: ("server_error", None),
 }
 _HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
                429: ("requests", "rate_limit_exceeded")}
@@ -138,16 +139,12 @@ def create_openai_blueprint(keyring: KeyRing | None = None) -> Blueprint:
     def openai_error(error: OpenAIError) -> Response:
         return error_response(error.status, str(error), param=error.param)
 
-    @blueprint.errorhandler(InferenceFailed)
-    def inference_failed(error: InferenceFailed) -> Response:
-        return error_response(503, server_fault_message(error), "server_error")
-
-    for error_class, (status, error_type, code) in _SERVING.items():
-        blueprint.register_error_handler(
-            error_class, lambda error, s=status, t=error_type, c=code: error_response(
-                s, str(error), t, "model" if c == "model_not_found" else None, c,
-                {"Retry-After": "1"} if s in (429, 503) and c != "model_not_available"
-                else None))
+    @blueprint.errorhandler(ServingError)
+    def serving(error: ServingError) -> Response:
+        message, status, headers = serving_error(error)
+        error_type, code = _SERVING[type(error)]
+        param = "model" if isinstance(error, ModelNotFound) else None
+        return error_response(status, message, error_type, param, code, headers)
 
     @blueprint.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

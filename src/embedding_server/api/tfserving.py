@@ -18,12 +18,10 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import KeyRing
-from ..serving.errors import (
-    InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
-    RequestTimedOut)
+from ..serving.errors import ServingError
 from ..serving.registry import ModelEntry, ModelState
 from .access import install_auth
-from .errors import http_headers, server_fault_message
+from .errors import http_headers, serving_error
 from .models import json_body, registry, timing
 
 _PATH = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
@@ -34,8 +32,6 @@ INPUT, OUTPUT = "text", "embedding"
 _STATES = {ModelState.LOADING: "LOADING", ModelState.AVAILABLE: "AVAILABLE",
            ModelState.FAILED: "END", ModelState.PENDING: "START",
            ModelState.UNLOADED: "END"}
-_STATUS_OF_ERROR = {ModelNotFound: 404, InvalidParameter: 400, QueueFull: 429,
-                    RequestTimedOut: 503, ModelNotAvailable: 503}
 
 
 class TFServingError(Exception):
@@ -162,14 +158,10 @@ def create_tfserving_blueprint(keyring: KeyRing | None = None) -> Blueprint:
     def tfserving_error(error: TFServingError) -> Response:
         return error_response(error.status, str(error))
 
-    @blueprint.errorhandler(InferenceFailed)
-    def inference_failed(error: InferenceFailed) -> Response:
-        return error_response(503, server_fault_message(error))
-
-    for error_class, status in _STATUS_OF_ERROR.items():
-        blueprint.register_error_handler(
-            error_class, lambda error, s=status: error_response(
-                s, str(error), {"Retry-After": "1"} if s == 429 else None))
+    @blueprint.errorhandler(ServingError)
+    def serving(error: ServingError) -> Response:
+        message, status, headers = serving_error(error)
+        return error_response(status, message, headers)
 
     @blueprint.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
