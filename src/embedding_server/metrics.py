@@ -39,9 +39,11 @@ BATCH_SIZE = Histogram("embedding_batch_size", "Texts in one model run", ["model
 QUEUE_DEPTH = Gauge("embedding_queue_depth",
                     "Requests left waiting when the last batch started, summed over workers",
                     ["model"], multiprocess_mode="livesum")
+# Summed, not maxed: during a rollout "1 worker on version 1, 1 on version 2"
+# is what an operator needs to see, and a max would hide the straggler.
 MODEL_STATE = Gauge("embedding_model_state",
-                    "1 when some live worker has this version of the model in this state",
-                    ["model", "version", "state"], multiprocess_mode="livemax")
+                    "Live workers that have this version of the model in this state",
+                    ["model", "version", "state"], multiprocess_mode="livesum")
 EMBEDDINGS = Counter("embedding_embeddings_total", "Embeddings computed", ["model"])
 TOKENS = Counter("embedding_tokens_total", "Word tokens in embedded texts", ["model"])
 OOV_TOKENS = Counter("embedding_oov_tokens_total",
