@@ -14,6 +14,10 @@ from .metrics import observe_request
 log = logging.getLogger("embedding_server.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: The WSGI environ key of the headers our own code adds to a response; the
+#: WSGI layer appends them as ready-made tuples (see api.access.ResponseHeaders),
+#: skipping Werkzeug's header object, which validates and searches on each set.
+RESPONSE_HEADERS = "embedding_server.response_headers"
 # A client's id is echoed into logs and headers, so only a safe shape is kept.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -31,6 +35,11 @@ def note_model(model: str, version: int, batch_size: int) -> None:
     g.served = (model, version, batch_size)
 
 
+def add_headers(*pairs: tuple[str, str]) -> None:
+    """Headers for this request's response, appended at the WSGI layer."""
+    request.environ.setdefault(RESPONSE_HEADERS, []).extend(pairs)
+
+
 def install_request_log(app: Flask) -> None:
     @app.before_request
     def start() -> None:
@@ -42,11 +51,11 @@ def install_request_log(app: Flask) -> None:
     def finish(response: Response) -> Response:
         context = g._get_current_object()  # one context lookup for the reads below
         request_id = getattr(context, "request_id", None) or request_id_from(None)
-        response.headers[REQUEST_ID_HEADER] = request_id
         seconds = time.perf_counter() - getattr(context, "started", time.perf_counter())
+        current = request._get_current_object()
+        current.environ.setdefault(RESPONSE_HEADERS, []).append((REQUEST_ID_HEADER, request_id))
         # The route's pattern, not the path: one series per endpoint, however
         # many model names or bad paths clients send.
-        current = request._get_current_object()
         rule = current.url_rule
         endpoint = rule.rule if rule else "unmatched"
         observe_request(endpoint, current.method, response.status_code, seconds)

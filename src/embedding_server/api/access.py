@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..auth import REALM, KeyRing, key_from
 from ..config import BaseConfig, ConfigError
+from ..request_log import RESPONSE_HEADERS
 
 #: Endpoints open to everyone: the documentation, the probes, the metrics.
 OPEN_ENDPOINTS = frozenset({"api.doc", "api.root", "api.specs", "restx_doc.static",
@@ -101,15 +102,16 @@ def install_response_headers(app: Flask, config: BaseConfig) -> None:
              allow_headers=["Authorization", "X-API-Key", "Content-Type",
                             "Content-Encoding", "X-Request-ID"])
 
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = ResponseHeaders(app.wsgi_app)  # type: ignore[method-assign]
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response at the WSGI layer.
+class ResponseHeaders:
+    """Adds the security headers, and the ones our code noted for this request
+    (request id, timings: `request_log.RESPONSE_HEADERS`), at the WSGI layer.
 
-    They are the same for every response, so they are appended as ready-made
-    tuples: Werkzeug's header object validates and searches on each set, and
-    an after_request hook doing the same cost ~40 us a request (measured).
+    They are appended as ready-made tuples: Werkzeug's header object validates
+    and searches on each set, which cost ~40 us a request for the four
+    security headers alone (measured), and ~10 us more on embedding responses.
     """
 
     COMMON = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
@@ -128,6 +130,7 @@ class SecurityHeaders:
             headers.extend(self.COMMON if html else self.STRICT)
             if environ.get("wsgi.url_scheme") == "https":  # as ProxyFix left it
                 headers.append(self.HSTS)
+            headers.extend(environ.get(RESPONSE_HEADERS, ()))
             return start_response(status, headers, exc_info)
 
         return self.app(environ, with_headers)

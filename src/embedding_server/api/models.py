@@ -9,11 +9,11 @@ from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 from werkzeug.exceptions import BadRequest
 
-from ..request_log import note_model
+from ..request_log import add_headers, note_model
 from ..serving.registry import Registry
 from ..serving.servable import Embeddings
 from ..serving.watcher import Watcher
-from .encoding import OPTIONS, base64_rows, decompressed
+from .encoding import OPTIONS, base64_rows, body_bytes, decompressed
 from .payloads import parse_embed, parse_predict
 from .schemas import register_models
 
@@ -60,30 +60,33 @@ def json_body() -> Any:
     omit it); reading it past MAX_CONTENT_LENGTH raises 413, also once
     decompressed when it came gzip-compressed."""
     current = request._get_current_object()  # one context lookup, not one per use
-    data = current.get_data(cache=False)
-    if current.content_encoding:
-        data = decompressed(data, current.content_encoding,
-                            current_app.config["MAX_CONTENT_LENGTH"])
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = body_bytes(current.environ, limit)
+    if data is None:  # chunked, unsized or too large: Werkzeug's checks (413)
+        data = current.get_data(cache=False)
+    encoding = current.environ.get("HTTP_CONTENT_ENCODING")
+    if encoding:
+        data = decompressed(data, encoding, limit)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"the request body is not valid JSON ({error})") from None
 
 
-def timing(name: str, result: Embeddings) -> dict[str, str]:
-    """Where the request's time went, in ms, as text-embeddings-inference
-    reports it (and what served it, for the access log)."""
+def timing(name: str, result: Embeddings) -> None:
+    """Notes what served the request (for the access log) and where its time
+    went, in ms, as text-embeddings-inference reports it (response headers)."""
     note_model(name, result.version, result.batch_size)
-    return {"X-Queue-Time": f"{result.queued_s * 1000:.3f}",
-            "X-Inference-Time": f"{result.inference_s * 1000:.3f}"}
+    add_headers(("X-Queue-Time", f"{result.queued_s * 1000:.3f}"),
+                ("X-Inference-Time", f"{result.inference_s * 1000:.3f}"))
 
 
 def embedding_response(body: dict[str, Any], name: str, result: Embeddings) -> Response:
     """The JSON response of an embedding endpoint, built directly: flask-restx
     passes a ready Response through instead of re-dispatching on its
     representations and extending the headers one by one."""
-    return Response(orjson.dumps(body, option=OPTIONS), status=200,
-                    mimetype="application/json", headers=timing(name, result))
+    timing(name, result)
+    return Response(orjson.dumps(body, option=OPTIONS), status=200, mimetype="application/json")
 
 
 @ns.route("")

@@ -115,8 +115,9 @@ def _embeddings() -> Response:
                "data": [{"object": "embedding", "index": i, "embedding": embedding}
                         for i, embedding in enumerate(embeddings)],
                "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    timing(model, result)
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
-                    mimetype="application/json", headers=timing(model, result))
+                    mimetype="application/json")
 
 
 def create_openai_blueprint(keyring: KeyRing | None = None) -> Blueprint:

@@ -23,8 +23,8 @@ class Similarity(Resource):
                                     current_app.config["MAX_TEXT_CHARS"])
             result = servable.embed([body.source, *body.targets], body.length)
         similarities = cosine_similarities(result.vectors[0], result.vectors[1:])
-        return {"model": name, "model_version": result.version,
-                "similarities": similarities}, 200, timing(name, result)
+        timing(name, result)
+        return {"model": name, "model_version": result.version, "similarities": similarities}
 
 
 @model_route("/tokenize")

@@ -45,9 +45,9 @@ def error_response(status: int, message: str, headers: Any = None) -> Response:
                     mimetype="application/json", headers=headers or {})
 
 
-def _json(body: Any, headers: Any = None) -> Response:
+def _json(body: Any) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    mimetype="application/json", headers=headers or {})
+                    mimetype="application/json")
 
 
 def _version_status(entry: ModelEntry, version: int | None) -> list[dict[str, Any]]:
@@ -127,7 +127,8 @@ def _predict(entry: ModelEntry, version: int | None) -> Response:
         texts, columnar = _texts(json_body())
         result = servable.embed(texts)
     key = "outputs" if columnar else "predictions"
-    return _json({key: result.vectors}, timing(entry.name, result))
+    timing(entry.name, result)
+    return _json({key: result.vectors})
 
 
 def _route(rest: str) -> Response:

@@ -1,0 +1,43 @@
+"""Reading request bodies and writing embeddings (api/encoding.py)."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+
+from embedding_server.api.encoding import base64_rows, body_bytes
+
+
+def environ(body: bytes, **headers: str) -> dict:
+    return {"wsgi.input": io.BytesIO(body + b"trailing bytes past the body"), **headers}
+
+
+def test_a_sized_body_is_read_whole_and_no_further():
+    assert body_bytes(environ(b'{"title": "hola"}', CONTENT_LENGTH="17"), 100) == \
+        b'{"title": "hola"}'
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # no length stated
+    {"CONTENT_LENGTH": ""},
+    {"CONTENT_LENGTH": "-1"},
+    {"CONTENT_LENGTH": "17", "HTTP_TRANSFER_ENCODING": "chunked"},
+    {"CONTENT_LENGTH": "101"},  # over the limit: Werkzeug answers 413
+])
+def test_any_other_body_is_left_to_werkzeug(headers):
+    stream = environ(b'{"title": "hola"}', **headers)
+    assert body_bytes(stream, 100) is None
+    assert stream["wsgi.input"].tell() == 0  # nothing consumed
+
+
+def test_no_limit_reads_any_sized_body():
+    assert body_bytes(environ(b"x" * 5000, CONTENT_LENGTH="5000"), None) == b"x" * 5000
+
+
+def test_base64_rows_are_little_endian_float32():
+    vectors = np.array([[1.0, -2.5], [0.25, 3.0]], dtype=np.float32)
+    rows = base64_rows(vectors)
+    decoded = [np.frombuffer(base64.b64decode(row), dtype="<f4") for row in rows]
+    np.testing.assert_array_equal(np.stack(decoded), vectors)
