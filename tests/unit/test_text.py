@@ -37,6 +37,16 @@ def test_tokenizer_matches_gensim_simple_preprocess(text):
     assert tokenize(text) == simple_preprocess(text)
 
 
+def test_tokenizer_word_pattern_is_gensims_over_every_code_point():
+    from gensim.utils import PAT_ALPHABETIC
+
+    from embedding_server.serving.text import _WORD
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    words = _WORD.findall(every)
+    assert words == [match.group() for match in PAT_ALPHABETIC.finditer(every)]
+    assert len(words) > 500  # runs split by digits and symbols throughout
+
+
 def test_tokenizer_rules():
     assert tokenize("Hola, MUNDO! a año2024 _x __init__ fifteenletterss sixteenletterszz") == [
         "hola", "mundo", "año", "fifteenletterss"]

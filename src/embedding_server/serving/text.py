@@ -13,7 +13,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 # gensim.utils.PAT_ALPHABETIC: runs of word characters that are not digits.
-_WORD = re.compile(r"(?:(?!\d)\w)+")
+# gensim writes it `((?![\d])\w)+`; this character class matches the same
+# runs (checked over every code point) in ~60 % of the time: a lookahead per
+# character was the tokenizer's main cost (~5 us of a 10-word text).
+_WORD = re.compile(r"[^\W\d]+")
 MIN_TOKEN_CHARS = 2
 MAX_TOKEN_CHARS = 15
 
