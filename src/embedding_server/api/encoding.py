@@ -37,8 +37,8 @@ def body_bytes(environ: dict, limit: int | None) -> bytes | None:
     """The body of a request that states its length within `limit`, read in
     one call; None for any other request, which Werkzeug's stream handles.
 
-    Werkzeug wraps the input in a limiting stream first, which cost ~20 us of
-    each small embedding request; the WSGI server already stops the input at
+    Werkzeug wraps the input in a limiting stream first (cProfile: 5 % of a
+    single-text /predict); the WSGI server already stops the input at
     Content-Length, so for a sized body the wrapper adds nothing.
     """
     length = environ.get("CONTENT_LENGTH", "")
