@@ -35,9 +35,12 @@ def note_model(model: str, version: int, batch_size: int) -> None:
     g.served = (model, version, batch_size)
 
 
-def add_headers(*pairs: tuple[str, str]) -> None:
-    """Headers for this request's response, appended at the WSGI layer."""
-    request.environ.setdefault(RESPONSE_HEADERS, []).extend(pairs)
+def add_headers(*pairs: tuple[str, str], environ: dict | None = None) -> None:
+    """Headers for this request's response, appended at the WSGI layer
+    (`environ`: the request's, when the caller holds it already)."""
+    if environ is None:
+        environ = request.environ
+    environ.setdefault(RESPONSE_HEADERS, []).extend(pairs)
 
 
 def install_request_log(app: Flask) -> None:
@@ -53,7 +56,7 @@ def install_request_log(app: Flask) -> None:
         request_id = getattr(context, "request_id", None) or request_id_from(None)
         seconds = time.perf_counter() - getattr(context, "started", time.perf_counter())
         current = request._get_current_object()
-        current.environ.setdefault(RESPONSE_HEADERS, []).append((REQUEST_ID_HEADER, request_id))
+        add_headers((REQUEST_ID_HEADER, request_id), environ=current.environ)
         # The route's pattern, not the path: one series per endpoint, however
         # many model names or bad paths clients send.
         rule = current.url_rule
