@@ -184,3 +184,61 @@ def test_a_model_returning_the_wrong_number_of_rows_fails_the_batch_not_the_batc
         batcher.submit([[1], [2]])
     assert batcher.submit([[1], [2]]).vectors.shape == (2, 3)  # still serving
     batcher.close()
+
+
+# Under gevent (the served worker class) the batcher is a greenlet; gevent's
+# patching is process-wide, so these scenarios run in a child interpreter.
+_GEVENT_SCENARIO = """
+from gevent import monkey; monkey.patch_all()
+import sys, time, gevent, numpy as np
+from embedding_server.serving import batching
+if sys.argv[1] == "no-settle":
+    batching.loop_settle = lambda: batching._no_wait
+sizes = []
+def run_rows(rows, key):
+    sizes.append(len(rows))
+    return np.zeros((len(rows), 2), np.float32)
+batcher = batching.MicroBatcher("m", run_rows, batching.BatchPolicy(request_timeout_s=2))
+def client(i):
+    for _ in range(i):  # each arrives one loop turn after the one before
+        gevent.sleep(0)
+    batcher.submit([[i]])
+gevent.joinall([gevent.spawn(client, i) for i in range(8)], raise_error=True)
+print(sizes)
+busy = True
+def spinner():  # keeps the loop from ever being idle
+    while busy:
+        gevent.sleep(0)
+gevent.spawn(spinner)
+started = time.perf_counter()
+batcher.submit([[1]])
+busy = False
+print(round(time.perf_counter() - started, 3))
+"""
+
+
+def _gevent_scenario(mode: str) -> tuple[list[int], float]:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _GEVENT_SCENARIO, mode],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sizes, waited = done.stdout.split("\n")[:2]
+    return [int(size) for size in sizes.strip("[]").split(",")], float(waited)
+
+
+def test_under_gevent_a_batch_waits_for_the_loop_to_settle_but_not_for_ever():
+    sizes, waited = _gevent_scenario("settle")
+    # Every request that was runnable when the model fell free is in the batch...
+    assert sizes == [8]
+    # ...and a loop that never idles delays a batch by SETTLE_LIMIT_S (2 ms),
+    # not until the request times out (2 s).
+    assert waited < 1.0
+
+
+def test_without_settling_the_first_arrivals_run_alone():
+    # The behaviour loop_settle exists to change: it is what the test above
+    # would see if the batcher did not wait.
+    sizes, _ = _gevent_scenario("no-settle")
+    assert len(sizes) > 1 and sum(sizes) == 8

@@ -65,14 +65,51 @@ def native_thread_call() -> Callable[..., Any]:
     the event loop serving while TensorFlow computes. Elsewhere it is a
     plain call: TensorFlow releases the GIL by itself.
     """
-    try:
-        from gevent import get_hub, monkey
-    except ImportError:
+    if not _under_gevent():
         return _direct_call
-    if not monkey.is_module_patched("threading"):
-        return _direct_call
+    from gevent import get_hub
+
     pool = get_hub().threadpool
     return lambda function, *args: pool.apply(function, args)
+
+
+#: The longest a batch waits for the event loop to settle (see `loop_settle`).
+SETTLE_LIMIT_S = 0.002
+
+
+def loop_settle() -> Callable[[], None]:
+    """How the batcher lets requests that have already arrived join a batch.
+
+    Under gevent, when the model falls free the worker's loop has often read
+    only one or two of the requests whose bytes are waiting on its sockets;
+    a batch taken then is small, and the rest wait for the next model run.
+    Waiting until the loop is idle (every ready request parsed and queued)
+    doubled the batch size at 32 connections (bow-spanish 8.6 -> 15.5 texts)
+    and lowered the CPU per request. The wait is bounded: a loop that never
+    idles (constant arrivals) delays a batch by SETTLE_LIMIT_S at most.
+    With threads, requests queue themselves as they come: nothing to wait for.
+    """
+    if not _under_gevent():
+        return _no_wait
+    from gevent import Timeout, idle
+
+    def settle() -> None:
+        with Timeout(SETTLE_LIMIT_S, False):
+            idle()
+
+    return settle
+
+
+def _under_gevent() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("threading")
+
+
+def _no_wait() -> None:
+    return None
 
 
 def _direct_call(function: Callable[..., Any], *args: Any) -> Any:
@@ -205,8 +242,14 @@ class MicroBatcher:
             self._thread.join(timeout=self.request_timeout_s)
 
     def _loop(self) -> None:
-        call = native_thread_call()
+        call, settle = native_thread_call(), loop_settle()
         while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                full = self._queued_rows >= self.max_size
+            if not full:
+                settle()
             batch = self._next_batch()
             if batch is None:
                 return
