@@ -84,9 +84,10 @@ def loop_settle() -> Callable[[], None]:
     only one or two of the requests whose bytes are waiting on its sockets;
     a batch taken then is small, and the rest wait for the next model run.
     Waiting until the loop is idle (every ready request parsed and queued)
-    doubled the batch size at 32 connections (bow-spanish 8.6 -> 15.5 texts)
-    and lowered the CPU per request. The wait is bounded: a loop that never
-    idles (constant arrivals) delays a batch by SETTLE_LIMIT_S at most.
+    took the mean batch at 32 connections from ~9 to ~15 texts (bow-spanish;
+    the LSTM ~7.5 to ~15.8) and lowered the CPU per request (README,
+    "What profiling found"). The wait is bounded: a loop that never idles
+    (constant arrivals) delays a batch by SETTLE_LIMIT_S at most.
     With threads, requests queue themselves as they come: nothing to wait for.
     """
     if not _under_gevent():
