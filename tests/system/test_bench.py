@@ -27,8 +27,16 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
         assert report[scenario]["rps"] > 0 and report[scenario]["p99_us"] > 0
         assert report[scenario]["socket_errors"] == 0
         assert report[scenario]["cpu_us_per_req"] > 0
+        assert report[scenario]["client_cpu_us_per_req"] > 0
     assert all(value > 0 for value in report["ratios"].values())
+    assert all(len(values) == 1 for values in report["ratios_per_run"].values())
+    assert set(report["cpu_ratios"]) == {"c_over_b", "bulk_over_raw", "bulk_b64_over_raw"}
+    assert all(value > 0 for value in report["cpu_ratios"].values())
     assert report["a_raw"]["batch64_per_s"] > report["a_raw"]["batch1_per_s"] > 0
+    # Batching is worth something in the model itself: 64 texts in one run
+    # cost each text less CPU than one text a run.
+    assert 0 < report["a_raw"]["batch64_cpu_us_per_text"] < report["a_raw"][
+        "batch1_cpu_us_per_text"]
     assert 0 < report["f_start"]["ready_s"]["true"] < 120
     assert all(0 < rss < 4000 for rss in report["f_start"]["rss_ready_mb"])
     assert "| (c) / (b): single text vs HTTP ceiling |" in completed.stdout
