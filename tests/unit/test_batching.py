@@ -1,4 +1,6 @@
 """The micro-batcher's scheduling, with a plain function as the model."""
+import subprocess
+import sys
 import threading
 import time
 
@@ -218,9 +220,6 @@ print(round(time.perf_counter() - started, 3))
 
 
 def _gevent_scenario(mode: str) -> tuple[list[int], float]:
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", _GEVENT_SCENARIO, mode],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
