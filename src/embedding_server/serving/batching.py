@@ -245,23 +245,26 @@ class MicroBatcher:
     def _loop(self) -> None:
         call, settle = native_thread_call(), loop_settle()
         while True:
-            with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
-                full = self._queued_rows >= self.max_size
-            if not full:
-                settle()
-            batch = self._next_batch()
-            if batch is None:
+            queued = self._wait_for_rows()
+            if queued is None:
                 return
-            self._run(batch, call)
+            if queued < self.max_size:  # a full batch has nothing to wait for
+                settle()
+            self._run(self._next_batch(), call)
 
-    def _next_batch(self) -> list[_Job] | None:
+    def _wait_for_rows(self) -> int | None:
+        """The rows queued, once there are any; None once closed and drained."""
         with self._cond:
             while not self._queue:
                 if self._closed:
                     return None
                 self._cond.wait()
+            return self._queued_rows
+
+    def _next_batch(self) -> list[_Job]:
+        """The batch to run, from a non-empty queue (only this thread takes
+        from it), after waiting up to `timeout_s` for it to fill."""
+        with self._cond:
             deadline = self._queue[0].enqueued + self.timeout_s
             while not self._closed and self._queued_rows < self.max_size:
                 remaining = deadline - time.perf_counter()
