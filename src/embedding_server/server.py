@@ -124,12 +124,23 @@ class ModelReloadArbiter(Arbiter):
             self.kill_worker(pid, signal.SIGHUP)
 
 
+def _pre_fork(server: Any, worker: Any) -> None:
+    """In the master: a balanced worker's slot in the connection table."""
+    claim = getattr(worker, "claim_slot", None)
+    if claim is not None:
+        claim(server.WORKERS.values())
+
+
 def _child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges. Only prometheus-client's helper is
-    imported here: our metrics module would create values in the master."""
+    """Drop a dead worker's live gauges and free its connection slot. Only
+    prometheus-client's helper is imported here: our metrics module would
+    create values in the master."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    release = getattr(worker, "release_slot", None)
+    if release is not None:
+        release()
 
 
 class GunicornServer(BaseApplication):
@@ -142,6 +153,11 @@ class GunicornServer(BaseApplication):
         for key, value in gunicorn_settings(self._options).items():
             self.cfg.set(key, value)
         self.cfg.set("child_exit", _child_exit)
+        if self._options.worker_class == "gevent_pywsgi":
+            from .accept import balanced_worker_class  # imports gevent: not for other classes
+
+            self.cfg.set("worker_class", balanced_worker_class(self._options.workers))
+            self.cfg.set("pre_fork", _pre_fork)
 
     def load(self) -> Callable:
         from .app import create_app  # in the worker, after the fork

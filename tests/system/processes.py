@@ -84,6 +84,28 @@ def worker_pids(master: subprocess.Popen) -> set[int]:
     return pids
 
 
+def connections_per_worker(master: subprocess.Popen, port: int) -> dict[int, int]:
+    """How many established connections to `port` each worker of `master`
+    holds (IPv4: the servers under test listen on 127.0.0.1)."""
+    served = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            if local_port == port and state == "01":  # ESTABLISHED, the server's end
+                served.add(f"socket:[{inode}]")
+    counts = {}
+    for pid in worker_pids(master):
+        held = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                held += os.readlink(f"/proc/{pid}/fd/{fd}") in served
+            except OSError:  # closed meanwhile
+                continue
+        counts[pid] = held
+    return counts
+
+
 class Load:
     """Client threads posting one request per fresh connection, until stopped.
 

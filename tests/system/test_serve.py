@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import os
 import signal
 import time
@@ -9,7 +10,8 @@ import time
 import pytest
 
 from tests.conftest import test_environ
-from tests.system.processes import BIN, free_port, post_json, start, stop, wait_for
+from tests.system.processes import (
+    BIN, connections_per_worker, free_port, post_json, start, stop, wait_for)
 
 
 @pytest.fixture()
@@ -43,6 +45,42 @@ def test_serve_runs_two_workers_that_answer_concurrent_requests(served):
         assert prediction["modelName"] == model
         assert len(prediction["modelPrediction"]) == (300 if model == "bow-spanish" else 256)
         assert "come" in prediction["tokenizedTitle"] or "hello" in prediction["tokenizedTitle"]
+
+
+def _open_connection(port: int) -> http.client.HTTPConnection:
+    """A keep-alive connection that has had one answer (so it is accepted)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/health/live")
+    assert connection.getresponse().read()
+    return connection
+
+
+def test_new_connections_are_spread_evenly_over_the_workers(served):
+    base, process = served
+    port = int(base.split(":")[2].split("/")[0])
+    # The second worker may still be loading its models: hold connections
+    # until each worker has one (the serving one leaves new ones to a peer
+    # that holds fewer), then let them go.
+    held, deadline = [], time.monotonic() + 60
+    while min(connections_per_worker(process, port).values()) == 0:
+        assert time.monotonic() < deadline, "a worker never took a connection"
+        held.append(_open_connection(port))
+    for connection in held:
+        connection.close()
+    deadline = time.monotonic() + 10
+    while sum(connections_per_worker(process, port).values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    connections = [_open_connection(port) for _ in range(12)]
+    try:
+        counts = sorted(connections_per_worker(process, port).values())
+    finally:
+        for connection in connections:
+            connection.close()
+    # Each new connection goes to the worker holding fewer; a worker too
+    # busy to take it within accept.WAIT_S leaves it to the other (at most
+    # one such slip allowed here).
+    assert counts[0] >= 5 and sum(counts) == 12, counts
 
 
 def test_sigterm_finishes_in_flight_requests_then_exits(served):
