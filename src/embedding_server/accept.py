@@ -28,6 +28,12 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIServer
 #: How long a more loaded worker leaves a new connection to its peers.
 WAIT_S = 0.005
 
+#: Past this many connections in every worker, new ones are taken at once.
+#: A worker holding that many has work enough for its core, so balance
+#: matters less than latency: under a burst of 128 connections, leaving each
+#: one to a busy peer delayed the last first requests by up to half a second.
+BALANCED_BELOW = 8
+
 #: The count of a slot no serving worker holds: above any real count.
 FREE = 2 ** 62
 
@@ -74,8 +80,9 @@ class ConnectionTable:
 
 def should_wait(mine: int, least_other: int | None) -> bool:
     """Whether a worker holding `mine` connections leaves the next one to a
-    peer: only to a peer holding fewer, so with equal loads both accept."""
-    return least_other is not None and mine > least_other
+    peer: only to a peer holding fewer (with equal loads both accept), and
+    only while that peer holds fewer than `BALANCED_BELOW`."""
+    return least_other is not None and mine > least_other and least_other < BALANCED_BELOW
 
 
 class BalancedServer(PyWSGIServer):

@@ -6,7 +6,7 @@ import multiprocessing
 import pytest
 
 from embedding_server.accept import (
-    BalancedWorker, ConnectionTable, balanced_worker_class, should_wait)
+    BALANCED_BELOW, BalancedWorker, ConnectionTable, balanced_worker_class, should_wait)
 
 
 def test_a_fresh_table_has_no_serving_peer():
@@ -51,6 +51,8 @@ def test_counts_published_after_a_fork_are_seen_by_the_parent():
     (3, 3, False),      # equal loads: both may take it
     (2, 3, False),      # the least loaded takes it
     (4, 3, True),       # a peer holds fewer: leave it to them
+    (BALANCED_BELOW + 5, BALANCED_BELOW, False),  # every worker busy enough: take it
+    (BALANCED_BELOW + 5, BALANCED_BELOW - 1, True),
 ])
 def test_a_worker_waits_only_when_a_peer_holds_fewer_connections(mine, least, wait):
     assert should_wait(mine, least) is wait
