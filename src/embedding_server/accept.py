@@ -104,7 +104,7 @@ class BalancedServer(PyWSGIServer):
 
     def do_read(self) -> Any:
         if self._resumed:
-            self._resumed = False
+            pass
         elif self.table is not None and self.slot is not None and should_wait(
                 len(self.pool), self.table.least_other(self.slot)):
             # Not accepting keeps the socket's watcher from firing again at
@@ -142,9 +142,22 @@ class BalancedServer(PyWSGIServer):
         self._wait_timer.start(self._resume)
 
     def _resume(self) -> None:
-        self._resumed = True
-        if self.started:
-            self.start_accepting()
+        """The wait is over: take the connection if no peer has (once: a
+        pass left for later would let the next connection skip the check)."""
+        if not self.started:
+            return
+        accepted = None
+        if not self.full():
+            self._resumed = True
+            try:
+                accepted = self.do_read()
+            except OSError:
+                pass  # the accept loop meets the error again and backs off
+            finally:
+                self._resumed = False
+        if accepted:
+            self.do_handle(*accepted)
+        self.start_accepting()
 
     def _publish(self, connections: int) -> None:
         if self.table is not None and self.slot is not None and not self.closed:

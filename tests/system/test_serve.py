@@ -55,32 +55,24 @@ def _open_connection(port: int) -> http.client.HTTPConnection:
     return connection
 
 
-def test_new_connections_are_spread_evenly_over_the_workers(served):
+def test_both_workers_take_new_connections_through_the_balanced_server(served):
+    """Which worker takes each connection is tested on two servers in one
+    loop (tests/integration/test_accept_servers.py), where it does not hang
+    on how the OS schedules two processes; here, that `serve` uses them."""
     base, process = served
     port = int(base.split(":")[2].split("/")[0])
     # The second worker may still be loading its models: hold connections
     # until each worker has one (the serving one leaves new ones to a peer
-    # that holds fewer), then let them go.
+    # that holds fewer).
     held, deadline = [], time.monotonic() + 60
-    while min(connections_per_worker(process, port).values()) == 0:
-        assert time.monotonic() < deadline, "a worker never took a connection"
-        held.append(_open_connection(port))
-    for connection in held:
-        connection.close()
-    deadline = time.monotonic() + 10
-    while sum(connections_per_worker(process, port).values()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-    connections = [_open_connection(port) for _ in range(12)]
     try:
-        counts = sorted(connections_per_worker(process, port).values())
+        while min(connections_per_worker(process, port).values()) == 0:
+            assert time.monotonic() < deadline, "a worker never took a connection"
+            held.append(_open_connection(port))
     finally:
-        for connection in connections:
+        for connection in held:
             connection.close()
-    # Each new connection goes to the worker holding fewer; a worker too
-    # busy to take it within accept.WAIT_S leaves it to the other (at most
-    # one such slip allowed here).
-    assert counts[0] >= 5 and sum(counts) == 12, counts
+    assert "Using worker: BalancedWorker" in process.output_path.read_text()
 
 
 def test_sigterm_finishes_in_flight_requests_then_exits(served):
