@@ -103,10 +103,7 @@ class BalancedServer(PyWSGIServer):
         self._publish(0)
 
     def do_read(self) -> Any:
-        if self._resumed:
-            pass
-        elif self.table is not None and self.slot is not None and should_wait(
-                len(self.pool), self.table.least_other(self.slot)):
+        if not self._resumed and self._peer_holds_fewer():
             # Not accepting keeps the socket's watcher from firing again at
             # once; the timer brings it back, and the connection is taken
             # then if no peer has taken it.
@@ -158,6 +155,10 @@ class BalancedServer(PyWSGIServer):
         if accepted:
             self.do_handle(*accepted)
         self.start_accepting()
+
+    def _peer_holds_fewer(self) -> bool:
+        return self.table is not None and self.slot is not None and should_wait(
+            len(self.pool), self.table.least_other(self.slot))
 
     def _publish(self, connections: int) -> None:
         if self.table is not None and self.slot is not None and not self.closed:
