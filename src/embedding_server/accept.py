@@ -90,7 +90,6 @@ class BalancedServer(PyWSGIServer):
     """gunicorn's pywsgi server, accepting a connection at once only while no
     peer holds fewer, and otherwise after leaving it to them for `WAIT_S`."""
 
-    _resumed = False
     _wait_timer: Any = None
 
     def __init__(self, *args: Any, table: ConnectionTable | None = None,
@@ -103,17 +102,14 @@ class BalancedServer(PyWSGIServer):
         self._publish(0)
 
     def do_read(self) -> Any:
-        if not self._resumed and self._peer_holds_fewer():
+        if self._peer_holds_fewer():
             # Not accepting keeps the socket's watcher from firing again at
             # once; the timer brings it back, and the connection is taken
             # then if no peer has taken it.
             self.stop_accepting()
             self._start_wait()
             return None
-        accepted = super().do_read()
-        if accepted:
-            self._publish(len(self.pool) + 1)  # its handler is spawned next
-        return accepted
+        return self._accept()
 
     def do_close(self, *args: Any) -> None:
         # Called from the connection's handler, which the pool still counts.
@@ -145,16 +141,19 @@ class BalancedServer(PyWSGIServer):
             return
         accepted = None
         if not self.full():
-            self._resumed = True
             try:
-                accepted = self.do_read()
+                accepted = self._accept()
             except OSError:
                 pass  # the accept loop meets the error again and backs off
-            finally:
-                self._resumed = False
         if accepted:
             self.do_handle(*accepted)
         self.start_accepting()
+
+    def _accept(self) -> Any:
+        accepted = super().do_read()
+        if accepted:
+            self._publish(len(self.pool) + 1)  # its handler is spawned next
+        return accepted
 
     def _peer_holds_fewer(self) -> bool:
         return self.table is not None and self.slot is not None and should_wait(
