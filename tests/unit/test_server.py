@@ -1,6 +1,7 @@
 from embedding_server.config import load_config
 from embedding_server.server import (
     GunicornServer, ServeOptions, apply_serving_defaults, cooperative, default_workers,
+    yield_to_sockets,
     gunicorn_settings)
 
 OPTIONS = ServeOptions(host="127.0.0.1", port=8123, workers=2, threads=4, timeout=30)
@@ -52,6 +53,37 @@ def test_cooperative_app_yields_once_the_response_is_closed():
     assert closed == []
     body.close()
     assert closed == [True]
+
+
+def test_the_switch_after_a_response_lets_ready_sockets_go_first():
+    # A greenlet that yields again and again (a connection whose answers
+    # never block, each next request already waiting) must not keep one whose
+    # socket has become readable waiting for its turn.
+    import gevent
+    from gevent import socket as gsocket
+
+    order = []
+    waiting, sender = gsocket.socketpair()
+    try:
+        def connection_waiting():
+            waiting.recv(1)
+            order.append("waiting")
+
+        def connection_busy():
+            for turn in range(3):
+                yield_to_sockets()
+                order.append(f"busy {turn}")
+
+        first = gevent.spawn(connection_waiting)
+        gevent.sleep(0.01)  # it is blocked on its socket now
+        sender.sendall(b"x")
+        second = gevent.spawn(connection_busy)
+        gevent.joinall([first, second], timeout=5)
+        assert order.index("waiting") < order.index("busy 1"), order
+        assert len(order) == 4
+    finally:
+        waiting.close()
+        sender.close()
 
 
 def test_settle_heap_freezes_what_start_up_left():
