@@ -1,8 +1,7 @@
 from embedding_server.config import load_config
 from embedding_server.server import (
     GunicornServer, ServeOptions, apply_serving_defaults, cooperative, default_workers,
-    yield_to_sockets,
-    gunicorn_settings)
+    gunicorn_settings, yield_to_sockets)
 
 OPTIONS = ServeOptions(host="127.0.0.1", port=8123, workers=2, threads=4, timeout=30)
 
