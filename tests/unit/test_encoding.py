@@ -41,3 +41,12 @@ def test_base64_rows_are_little_endian_float32():
     rows = base64_rows(vectors)
     decoded = [np.frombuffer(base64.b64decode(row), dtype="<f4") for row in rows]
     np.testing.assert_array_equal(np.stack(decoded), vectors)
+
+
+@pytest.mark.parametrize("rows,dim", [(64, 300), (3, 256), (5, 3), (1, 7), (0, 300), (2, 0)])
+def test_base64_rows_match_row_by_row_encoding(rows, dim):
+    # dimensions divisible by 3 are encoded as one buffer and sliced: every
+    # slice must be exactly that row's own base64, padding included
+    vectors = np.random.default_rng(dim).standard_normal((rows, dim))
+    expected = [base64.b64encode(row.astype("<f4").tobytes()).decode("ascii") for row in vectors]
+    assert base64_rows(vectors) == expected

@@ -1,7 +1,7 @@
 import pytest
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
 
-from embedding_server.api.payloads import parse_embed, parse_predict
+from embedding_server.api.payloads import parse_embed, parse_predict, parse_similarity
 from embedding_server.request_log import request_id_from
 
 
@@ -49,6 +49,22 @@ def test_embed_body():
 def test_embed_body_faults(body, error):
     with pytest.raises(error):
         parse_embed(body, 4)
+
+
+@pytest.mark.parametrize("parse, message", [
+    (lambda: parse_predict({"title": 3}), "'title' must be a string"),
+    (lambda: parse_embed({"texts": ["a", "b", " "]}, 4), "'texts[2]' is empty"),
+    (lambda: parse_embed({"texts": ["a", "bcd"]}, 4, max_chars=2),
+     "'texts[1]' has 3 characters"),
+    (lambda: parse_similarity({"source": "x" * 3, "targets": ["a"]}, 4, max_chars=2),
+     "'source' has 3 characters"),
+    (lambda: parse_similarity({"source": "x", "targets": ["a", None]}, 4),
+     "'targets[1]' must be a string"),
+])
+def test_a_faulty_text_is_named_in_the_message(parse, message):
+    with pytest.raises((BadRequest, RequestEntityTooLarge, UnprocessableEntity)) as raised:
+        parse()
+    assert message in raised.value.description
 
 
 def test_request_id_is_kept_only_when_safe():

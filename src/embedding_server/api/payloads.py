@@ -63,18 +63,26 @@ def _truncate(body: dict[str, Any]) -> bool:
     return value
 
 
-def _text(value: Any, where: str, max_chars: int, truncate: bool) -> str:
+def _text(value: Any, key: str, max_chars: int, truncate: bool,
+          index: int | None = None) -> str:
+    # The field's name ('texts[3]') is written only for an error: formatting
+    # it for every text was half of checking a 64-text body (18 of 37 us).
     if not isinstance(value, str):
-        raise BadRequest(f"{where} must be a string")
+        raise BadRequest(f"{_where(key, index)} must be a string")
     if len(value) > max_chars:
         if not truncate:
             raise RequestEntityTooLarge(
-                f"{where} has {len(value)} characters; at most {max_chars} are accepted "
-                "(MAX_TEXT_CHARS); send \"truncate\": true to embed its beginning")
+                f"{_where(key, index)} has {len(value)} characters; at most {max_chars} "
+                "are accepted (MAX_TEXT_CHARS); send \"truncate\": true to embed its "
+                "beginning")
         value = value[:max_chars]
     if not value.strip():
-        raise UnprocessableEntity(f"{where} is empty; there is nothing to embed")
+        raise UnprocessableEntity(f"{_where(key, index)} is empty; there is nothing to embed")
     return value
+
+
+def _where(key: str, index: int | None) -> str:
+    return f"'{key}'" if index is None else f"'{key}[{index}]'"
 
 
 def parse_predict(body: Any, max_chars: int = 20000) -> PredictRequest:
@@ -92,7 +100,7 @@ def parse_predict(body: Any, max_chars: int = 20000) -> PredictRequest:
             raise BadRequest(f"'{key}' must be a number in (0, 1] "
                              "(a keep-probability; 1 turns dropout off)")
         parameters[key] = float(value)
-    return PredictRequest(title=_text(body["title"], "'title'", max_chars, _truncate(body)),
+    return PredictRequest(title=_text(body["title"], "title", max_chars, _truncate(body)),
                           length=_length(body), parameters=parameters)
 
 
@@ -110,7 +118,7 @@ def _texts(body: dict[str, Any], key: str, max_texts: int, max_chars: int) -> li
             f"'{key}' has {len(texts)} items; at most {max_texts} are accepted "
             "per request (MAX_BATCH_TEXTS)")
     truncate = _truncate(body)
-    return [_text(text, f"'{key}[{i}]'", max_chars, truncate) for i, text in enumerate(texts)]
+    return [_text(text, key, max_chars, truncate, i) for i, text in enumerate(texts)]
 
 
 def parse_embed(body: Any, max_texts: int, max_chars: int = 20000) -> EmbedRequest:
@@ -140,7 +148,7 @@ def parse_similarity(body: Any, max_texts: int, max_chars: int = 20000) -> Simil
     body = _object(body, {"source", "targets", "length", "truncate"})
     if "source" not in body:
         raise BadRequest("'source' is required")
-    source = _text(body["source"], "'source'", max_chars, _truncate(body))
+    source = _text(body["source"], "source", max_chars, _truncate(body))
     # The source shares the model run with the targets, so it counts as one text.
     targets = _texts(body, "targets", max_texts - 1, max_chars) if max_texts > 1 else []
     if not targets:
