@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from embedding_server.serving import batching
 from embedding_server.serving.batching import BatchPolicy, DirectRunner, MicroBatcher
 from embedding_server.serving.errors import InferenceFailed, QueueFull, RequestTimedOut
 
@@ -16,12 +17,14 @@ class Recorder:
 
     def __init__(self, delay: float = 0.0, fail: bool = False):
         self.batches: list[list[list[int]]] = []
+        self.threads: list[threading.Thread] = []
         self.delay, self.fail = delay, fail
         self.started = threading.Event()
 
     def __call__(self, rows, key):
         self.started.set()
         self.batches.append([list(row) for row in rows])
+        self.threads.append(threading.current_thread())
         time.sleep(self.delay)
         if self.fail:
             raise RuntimeError("model exploded")
@@ -188,6 +191,71 @@ def test_a_model_returning_the_wrong_number_of_rows_fails_the_batch_not_the_batc
     batcher.close()
 
 
+def test_a_full_batch_runs_in_the_request_thread_once_full_runs_are_quick():
+    model = Recorder()
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=4))
+    full = [[1], [2], [3], [4]]
+    # The first full run goes through the batcher's thread: nothing is known
+    # yet of how long one takes.
+    assert batcher.submit(full).vectors[:, 0].tolist() == [1, 2, 3, 4]
+    assert model.threads[-1] is not threading.current_thread()
+    second = batcher.submit(full)
+    assert model.threads[-1] is threading.current_thread()
+    assert second.vectors[:, 0].tolist() == [1, 2, 3, 4]
+    assert second.batch_size == 4 and second.queued_s == 0.0
+    # Fewer rows than a batch still wait for company in the batcher's thread.
+    batcher.submit([[5]])
+    assert model.threads[-1] is not threading.current_thread()
+    batcher.close()
+
+
+def test_a_slow_model_never_runs_in_the_request_thread(monkeypatch):
+    monkeypatch.setattr(batching, "INLINE_RUN_LIMIT_S", 0.01)
+    model = Recorder(delay=0.02)
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=2))
+    for _ in range(3):
+        batcher.submit([[1], [2]])
+    assert threading.current_thread() not in model.threads
+    batcher.close()
+
+
+def test_a_full_batch_does_not_wait_for_the_batch_the_model_is_running():
+    model = Recorder()
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=2))
+    batcher.submit([[1], [2]])  # a quick full run: later ones may run inline
+    model.delay = 1.0
+    model.started.clear()
+    busy, outcome = in_background(batcher, [[3]])
+    assert model.started.wait(5)
+    model.delay = 0.0
+    started = time.perf_counter()
+    assert batcher.submit([[4], [5]]).vectors[:, 0].tolist() == [4, 5]
+    # It ran beside the busy run, in this thread, instead of queueing behind it.
+    assert time.perf_counter() - started < 0.5
+    assert model.threads[-1] is threading.current_thread()
+    busy.join()
+    assert outcome[0].vectors.tolist() == [[3, 1, 0]]
+    batcher.close()
+
+
+def test_an_error_in_a_request_thread_run_fails_that_request_only():
+    model = Recorder()
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=2))
+    batcher.submit([[1], [2]])
+    model.fail = True
+    with pytest.raises(InferenceFailed, match="model exploded"):
+        batcher.submit([[1], [2]])
+    assert model.threads[-1] is threading.current_thread()
+    model.fail = False
+    # Still serving, and still in the request's thread.
+    assert batcher.submit([[3], [4]]).vectors[:, 0].tolist() == [3, 4]
+    assert model.threads[-1] is threading.current_thread()
+    assert batcher.submit([[5]]).vectors.tolist() == [[5, 1, 0]]
+    batcher.close()
+    with pytest.raises(Exception, match="shutting down"):
+        batcher.submit([[1], [2]])
+
+
 # Under gevent (the served worker class) the batcher is a greenlet; gevent's
 # patching is process-wide, so these scenarios run in a child interpreter.
 _GEVENT_SCENARIO = """
@@ -241,3 +309,28 @@ def test_without_settling_the_first_arrivals_run_alone():
     # would see if the batcher did not wait.
     sizes, _ = _gevent_scenario("no-settle")
     assert len(sizes) > 1 and sum(sizes) == 8
+
+
+_GEVENT_INLINE = """
+from gevent import monkey; monkey.patch_all()
+import gevent, numpy as np
+from embedding_server.serving import batching
+native_ident = monkey.get_original("_thread", "get_ident")
+loop_thread, ran_on = native_ident(), []
+def run_rows(rows, key):
+    ran_on.append("loop" if native_ident() == loop_thread else "pool")
+    return np.zeros((len(rows), 2), np.float32)
+batcher = batching.MicroBatcher("m", run_rows, batching.BatchPolicy(max_size=4))
+for rows in ([[1]] * 4, [[1]] * 4, [[1]]):
+    batcher.submit(rows)
+print(ran_on)
+"""
+
+
+def test_under_gevent_a_quick_full_batch_runs_on_the_loop_and_a_lone_text_on_the_pool():
+    done = subprocess.run([sys.executable, "-c", _GEVENT_INLINE],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The first full run is handed to a native thread (no timing known yet);
+    # the next runs on the loop; a lone text waits for company on the pool.
+    assert done.stdout.strip() == "['pool', 'loop', 'pool']"

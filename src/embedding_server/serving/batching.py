@@ -4,11 +4,14 @@ A model run costs nearly the same for one text as for dozens, so under
 concurrency the rows of waiting requests are padded into one batch. One
 thread per model runs the batches; request threads enqueue their rows and
 wait. The queue is bounded (backpressure: a full queue is refused at once)
-and so is each wait (a request never hangs past its timeout).
+and so is each wait (a request never hangs past its timeout). A request
+that fills a batch by itself runs it in its own thread when such runs are
+quick (`INLINE_RUN_LIMIT_S`).
 """
 from __future__ import annotations
 
 import collections
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,6 +78,10 @@ def native_thread_call() -> Callable[..., Any]:
 
 #: The longest a batch waits for the event loop to settle (see `loop_settle`).
 SETTLE_LIMIT_S = 0.002
+
+
+#: The longest full batch a request may run in its own thread (see `MicroBatcher.submit`).
+INLINE_RUN_LIMIT_S = 0.002
 
 
 def loop_settle() -> Callable[[], None]:
@@ -201,28 +208,36 @@ class MicroBatcher:
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        # How long the latest runs of max_size rows or more took, in the running thread.
+        self._full_runs: collections.deque[float] = collections.deque(maxlen=8)
 
     def depth(self) -> int:
         """Requests waiting, not counting the batch being run."""
         return len(self._queue)
 
     def submit(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> BatchResult:
-        """Run `rows` in some batch; block until their vectors are ready."""
+        """Run `rows` in some batch; block until their vectors are ready.
+
+        Rows that fill a batch by themselves gain nothing from waiting for
+        others; when the model's full runs are quick, they run here, in the
+        request's thread, beside any batch the batcher is running. Under
+        gevent that spares the hand-off to a native thread and back (served,
+        16 % of a 64-text base64 request's CPU: README, "What profiling
+        found"), at the price of holding the event loop for the run: hence
+        the limit, so a slow model never stalls the worker's other
+        connections. They do not wait for the model to be idle: under steady
+        bulk load a run on the pool always has the next request queued behind
+        it, and the worker would never leave the pool.
+        """
         job = _Job(rows, key, time.perf_counter())
         with self._cond:
             if self._closed:
                 raise ModelNotAvailable(f"model {self.name!r} is shutting down")
-            if len(self._queue) >= self.max_queue:
-                raise _queue_full(self.name, len(self._queue))
-            if self._thread is None:
-                # Started on first use, in the process that serves: a thread
-                # started before gunicorn forks would not exist in the workers.
-                self._thread = threading.Thread(target=self._loop, daemon=True,
-                                                name=f"batcher-{self.name}")
-                self._thread.start()
-            self._queue.append(job)
-            self._queued_rows += len(rows)
-            self._cond.notify()
+            alone = len(rows) >= self.max_size and self._full_runs_are_quick()
+            if not alone:
+                self._enqueue(job)
+        if alone:
+            return self._run_alone(job)
         if not job.done.wait(self.request_timeout_s):
             with self._cond:
                 job.abandoned = True
@@ -233,6 +248,61 @@ class MicroBatcher:
         if job.error is not None:
             raise _failed(job.error)
         return BatchResult(job.result, job.queued_s, job.inference_s, job.batch_size)
+
+    def _enqueue(self, job: _Job) -> None:
+        """Queue a job (the lock held), or refuse it when the queue is full."""
+        if len(self._queue) >= self.max_queue:
+            raise _queue_full(self.name, len(self._queue))
+        if self._thread is None:
+            # Started on first use, in the process that serves: a thread
+            # started before gunicorn forks would not exist in the workers.
+            self._thread = threading.Thread(target=self._loop, daemon=True,
+                                            name=f"batcher-{self.name}")
+            self._thread.start()
+        self._queue.append(job)
+        self._queued_rows += len(job.rows)
+        self._cond.notify()
+
+    def _full_runs_are_quick(self) -> bool:
+        # The median of the latest full runs: a run slowed by the OS giving
+        # its core to another process says little of the model, and a model
+        # whose runs vary with the texts' length is judged by its usual run.
+        return bool(self._full_runs) and statistics.median(self._full_runs) <= INLINE_RUN_LIMIT_S
+
+    def _run_alone(self, job: _Job) -> BatchResult:
+        try:
+            vectors, inference_s = self._execute(job.rows, job.key, _direct_call)
+        except Exception as error:
+            raise _failed(error) from error
+        return BatchResult(vectors, 0.0, inference_s, len(job.rows))
+
+    def _execute(self, rows: Sequence[Sequence[int]], key: Hashable,
+                 call: Callable[..., Any]) -> tuple[np.ndarray, float]:
+        """One model run: its vectors and the time it took, including any
+        hand-off to another thread."""
+        started = time.perf_counter()
+        try:
+            vectors, own_s = call(self._timed_run, rows, key)
+            if len(vectors) != len(rows):
+                raise ValueError(f"the model returned {len(vectors)} rows for {len(rows)} texts")
+        except Exception:
+            if self._metrics:
+                self._metrics.batch_failed()
+            raise
+        if len(rows) >= self.max_size:
+            with self._cond:  # read under it by `_full_runs_are_quick`
+                self._full_runs.append(own_s)
+        inference_s = time.perf_counter() - started
+        if self._metrics:
+            self._metrics.batch_ran(len(rows), inference_s, len(self._queue))
+        return vectors, inference_s
+
+    def _timed_run(self, rows: Sequence[Sequence[int]], key: Hashable) -> tuple[np.ndarray, float]:
+        # Timed in the thread that runs the model: the hand-off is no part
+        # of how long a run would hold a request's thread.
+        started = time.perf_counter()
+        vectors = self._run_rows(rows, key)
+        return vectors, time.perf_counter() - started
 
     def close(self) -> None:
         """Stop taking requests; the queued ones are still run."""
@@ -250,7 +320,9 @@ class MicroBatcher:
                 return
             if queued < self.max_size:  # a full batch has nothing to wait for
                 settle()
-            self._run(self._next_batch(), call)
+            batch = self._next_batch()
+            if batch:
+                self._run(batch, call)
 
     def _wait_for_rows(self) -> int | None:
         """The rows queued, once there are any; None once closed and drained."""
@@ -294,24 +366,16 @@ class MicroBatcher:
         return [job for job in batch if not job.abandoned]
 
     def _run(self, batch: list[_Job], call: Callable[..., Any] = _direct_call) -> None:
-        if not batch:
-            return
+        """Run a batch taken by `_next_batch` and hand each job its rows."""
         started = time.perf_counter()
         rows = [row for job in batch for row in job.rows]
         try:
-            vectors = call(self._run_rows, rows, batch[0].key)
-            if len(vectors) != len(rows):
-                raise ValueError(f"the model returned {len(vectors)} rows for {len(rows)} texts")
+            vectors, inference_s = self._execute(rows, batch[0].key, call)
         except Exception as error:  # every waiting request gets the error
-            if self._metrics:
-                self._metrics.batch_failed()
             for job in batch:
                 job.error = error
                 job.done.set()
             return
-        inference_s = time.perf_counter() - started
-        if self._metrics:
-            self._metrics.batch_ran(len(rows), inference_s, len(self._queue))
         offset = 0
         for job in batch:
             job.result = vectors[offset:offset + len(job.rows)]
