@@ -313,7 +313,7 @@ def test_without_settling_the_first_arrivals_run_alone():
 
 _GEVENT_INLINE = """
 from gevent import monkey; monkey.patch_all()
-import gevent, numpy as np
+import numpy as np
 from embedding_server.serving import batching
 native_ident = monkey.get_original("_thread", "get_ident")
 loop_thread, ran_on = native_ident(), []
