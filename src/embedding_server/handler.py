@@ -1,0 +1,59 @@
+"""One write per response: the status line, headers and body leave together.
+
+gevent's pywsgi handler sends a response's head and its body in two system
+calls. On a keep-alive connection that is two trips through the kernel's
+TCP path and, with Nagle off as on loopback, two wake-ups of the client for
+one answer; for `/health/live` (20 bytes) and `/predict` (~4 KB) the second
+call is a large share of what the worker does per request. One
+scatter-gather `sendmsg` of head and body costs one call and copies nothing.
+Served side by side (README, "What profiling found"), the workers' CPU per
+request fell ~10 % on `/health/live` and ~5 % on single-text `/predict`.
+"""
+from __future__ import annotations
+
+import socket
+
+from gunicorn.workers.ggevent import PyWSGIHandler
+
+
+class OneWriteHandler(PyWSGIHandler):
+    """gunicorn's pywsgi handler, writing a sized response in one call.
+
+    Chunked responses (no Content-Length) and empty bodies keep gevent's
+    own path; the bytes on the wire are the same either way (tested).
+    """
+
+    def _write_with_headers(self, data: bytes) -> None:
+        self.headers_sent = True
+        self.finalize_headers()
+        head = b"".join([b"HTTP/1.1 ", self.status, b"\r\n",
+                         *[b"%s: %s\r\n" % pair for pair in self.response_headers],
+                         b"\r\n"])
+        if self.response_use_chunked or not data:
+            self._sendall(head)
+            self._write(data)
+            return
+        try:
+            self._send_together(head, data)
+        except socket.error as error:
+            # What gevent's `_sendall` records of a failed send, for its log.
+            self.status = "socket error: %s" % error
+            if self.code > 0:
+                self.code = -self.code
+            raise
+        self.response_length += len(head) + len(data)
+
+    def _send_together(self, head: bytes, data: bytes) -> None:
+        """Head and body in one call when the socket takes them; a partial
+        send (a full socket buffer) finishes with `sendall` from where it
+        stopped."""
+        sock = self.socket
+        try:
+            sent = sock.sendmsg([head, data])
+        except NotImplementedError:  # a TLS socket takes no scatter-gather
+            sent = 0
+        if sent < len(head):
+            sock.sendall(head[sent:])
+            sock.sendall(data)
+        elif sent < len(head) + len(data):
+            sock.sendall(memoryview(data)[sent - len(head):])
