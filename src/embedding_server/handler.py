@@ -3,9 +3,9 @@
 gevent's pywsgi handler sends a response's head and its body in two system
 calls. On a keep-alive connection that is two trips through the kernel's
 TCP path and, with Nagle off as on loopback, two wake-ups of the client for
-one answer; for `/health/live` (20 bytes) and `/predict` (~4 KB) the second
-call is a large share of what the worker does per request. One
-scatter-gather `sendmsg` of head and body costs one call and copies nothing.
+one answer, a measurable share of a small response's cost (`/health/live`
+answers 20 bytes, `/predict` ~4 KB). One scatter-gather `sendmsg` of head
+and body costs one call and copies nothing.
 Served side by side (README, "What profiling found"), the workers' CPU per
 request fell ~10 % on `/health/live` and ~5 % on single-text `/predict`.
 """
@@ -17,10 +17,11 @@ from gunicorn.workers.ggevent import PyWSGIHandler
 
 
 class OneWriteHandler(PyWSGIHandler):
-    """gunicorn's pywsgi handler, writing a sized response in one call.
+    """gunicorn's pywsgi handler, sending the head with the body's first
+    piece (a Flask response's whole body) in one call.
 
-    Chunked responses (no Content-Length) and empty bodies keep gevent's
-    own path; the bytes on the wire are the same either way (tested).
+    Chunked responses (an unsized body) and empty ones keep gevent's own
+    path; the bytes on the wire are gevent's either way (tested).
     """
 
     def _write_with_headers(self, data: bytes) -> None:
