@@ -229,15 +229,17 @@ class MicroBatcher:
         bulk load a run on the pool always has the next request queued behind
         it, and the worker would never leave the pool.
         """
-        job = _Job(rows, key, time.perf_counter())
+        enqueued = time.perf_counter()
         with self._cond:
             if self._closed:
                 raise ModelNotAvailable(f"model {self.name!r} is shutting down")
-            alone = len(rows) >= self.max_size and self._full_runs_are_quick()
-            if not alone:
+            if len(rows) >= self.max_size and self._full_runs_are_quick():
+                job = None  # no queue entry, no event to wait on
+            else:
+                job = _Job(rows, key, enqueued)
                 self._enqueue(job)
-        if alone:
-            return self._run_alone(job)
+        if job is None:
+            return self._run_alone(rows, key)
         if not job.done.wait(self.request_timeout_s):
             with self._cond:
                 job.abandoned = True
@@ -269,12 +271,12 @@ class MicroBatcher:
         # whose runs vary with the texts' length is judged by its usual run.
         return bool(self._full_runs) and statistics.median(self._full_runs) <= INLINE_RUN_LIMIT_S
 
-    def _run_alone(self, job: _Job) -> BatchResult:
+    def _run_alone(self, rows: Sequence[Sequence[int]], key: Hashable) -> BatchResult:
         try:
-            vectors, inference_s = self._execute(job.rows, job.key, _direct_call)
+            vectors, inference_s = self._execute(rows, key, _direct_call)
         except Exception as error:
             raise _failed(error) from error
-        return BatchResult(vectors, 0.0, inference_s, len(job.rows))
+        return BatchResult(vectors, 0.0, inference_s, len(rows))
 
     def _execute(self, rows: Sequence[Sequence[int]], key: Hashable,
                  call: Callable[..., Any]) -> tuple[np.ndarray, float]:
