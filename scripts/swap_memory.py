@@ -6,8 +6,9 @@ Serves one model (one worker, on 127.0.0.1) from a versioned copy of its
 directory, then `--swaps` times: drops in the next version, deletes the
 previous one, asks the server to reload (POST .../reload), checks the new
 version answers, and waits --settle seconds (the replaced version is
-released in the background). Prints the worker's RSS after each swap, and the growth
-from the first swap to the last and over the second half of the swaps.
+released in the background). Prints the worker's RSS after each swap, the growth from the
+first swap to the last, and (the figure a leak shows in) the median RSS of
+the later half of the swaps less that of the earlier half.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import Server  # noqa: E402  (a sibling script)
@@ -31,6 +33,22 @@ def post(url: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
+def second_half_growth(rss: list[float]) -> float:
+    """Median RSS of the later half of the swaps less that of the earlier half.
+
+    `rss[0]` is the start, left out: the first swap also warms up what
+    loading in a thread allocates once (a malloc arena). A leak grows every
+    swap, while one reading can dip or peak by tens of MB (the background
+    release, the allocator): medians of the halves see the first and not the
+    second. With an odd count the middle swap is in neither half.
+    """
+    swaps = rss[1:]
+    size = len(swaps) // 2
+    if size == 0:
+        raise ValueError("needs at least 2 swaps")
+    return median(swaps[len(swaps) - size:]) - median(swaps[:size])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", default=os.environ.get("MODELS_BASE_DIR", "models"))
@@ -39,6 +57,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=1.0,
                         help="seconds to wait after each swap before reading RSS")
     args = parser.parse_args()
+    if args.swaps < 2:
+        parser.error("--swaps must be at least 2 (the growth compares two halves)")
     source = Path(args.models_dir) / args.model
     work = Path(tempfile.mkdtemp(prefix="swap-memory-"))
     shutil.copytree(source, work / args.model / "1")
@@ -62,14 +82,10 @@ def main() -> None:
             time.sleep(args.settle)  # the old version is released in the background
             rss.append(server.worker_rss_mb()[0])
             print(f"swap {version - 1}: version {version}, RSS {rss[-1]:.1f} MB")
-        # The first swaps also warm up what loading in a thread allocates once
-        # (a malloc arena); a leak would grow every swap, so the second half
-        # of the swaps is the telling figure.
-        half = rss[(args.swaps + 1) // 2]
         print(f"RESULT swaps={args.swaps} start_mb={rss[0]:.1f} after_first_mb={rss[1]:.1f} "
               f"last_mb={rss[-1]:.1f} max_mb={max(rss):.1f} "
               f"growth_after_first_mb={rss[-1] - rss[1]:.1f} "
-              f"growth_second_half_mb={rss[-1] - half:.1f}")
+              f"growth_second_half_mb={second_half_growth(rss):.1f}")
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -14,6 +14,7 @@ def test_swaps_do_not_grow_the_worker(models_dir, tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = re.search(r"RESULT swaps=6 .* growth_second_half_mb=(-?[\d.]+)", completed.stdout)
     assert result, completed.stdout
-    # A version of bow-spanish holds ~30 MB of weights alone: three leaked
-    # versions (swaps 4 to 6) would add 90 MB or more.
+    # A version of bow-spanish holds ~30 MB of weights alone: a leaked version
+    # a swap would put the later half's median (swap 5) 90 MB above the
+    # earlier half's (swap 2).
     assert float(result.group(1)) < 30, completed.stdout
