@@ -18,6 +18,7 @@ setup(
         "python-dotenv>=1.0",
         "click>=8.1",
         "orjson>=3.9",
+        "pybase64>=1.4",
         "gunicorn>=22.0",
         "gevent>=24.2",
         "prometheus-client>=0.20",
