@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIServer
 
-from .handler import OneWriteHandler
+from .handler import WorkerHandler
 
 #: How long a more loaded worker leaves a new connection to its peers.
 WAIT_S = 0.005
@@ -168,7 +168,8 @@ class BalancedServer(PyWSGIServer):
 
 class BalancedWorker(GeventPyWSGIWorker):
     """gunicorn's gevent pywsgi worker serving through `BalancedServer`, each
-    response written in one call (`handler.OneWriteHandler`).
+    response written in one call and its request headers read without the
+    email package (`handler.WorkerHandler`).
 
     `table` is bound by `balanced_worker_class`; the master gives each
     worker its slot before forking it (`claim_slot`) and frees it when the
@@ -177,7 +178,7 @@ class BalancedWorker(GeventPyWSGIWorker):
 
     table: ConnectionTable
     slot: int | None = None
-    wsgi_handler = OneWriteHandler
+    wsgi_handler = WorkerHandler
 
     def claim_slot(self, peers: Iterable[Any]) -> None:
         self.slot = self.table.claim(getattr(peer, "slot", None) for peer in peers)

@@ -1,4 +1,6 @@
-"""One write per response: the status line, headers and body leave together.
+"""The `serve` workers' request handler: gevent's pywsgi handler, with each
+response's head and body leaving in one write, and request headers read
+without the email package (`request_headers`).
 
 gevent's pywsgi handler sends a response's head and its body in two system
 calls. On a keep-alive connection that is two trips through the kernel's
@@ -14,6 +16,8 @@ from __future__ import annotations
 import socket
 
 from gunicorn.workers.ggevent import PyWSGIHandler
+
+from .request_headers import RequestHeaders, read_headers
 
 
 class OneWriteHandler(PyWSGIHandler):
@@ -58,3 +62,11 @@ class OneWriteHandler(PyWSGIHandler):
             sock.sendall(data)
         elif sent < len(head) + len(data):
             sock.sendall(memoryview(data)[sent - len(head):])
+
+
+class WorkerHandler(OneWriteHandler):
+    """One write per response, and the request's headers read by
+    `request_headers.read_headers` (a refused block is pywsgi's 400)."""
+
+    def MessageClass(self, stream, *args) -> RequestHeaders:  # pywsgi's name for it
+        return read_headers(stream)
