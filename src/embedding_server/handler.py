@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 
+import orjson
 from gunicorn.workers.ggevent import PyWSGIHandler
 
 from .request_headers import RequestHeaders, read_headers
@@ -64,9 +65,26 @@ class OneWriteHandler(PyWSGIHandler):
             sock.sendall(memoryview(data)[sent - len(head):])
 
 
+class MalformedRequest(ValueError):
+    """A request the handler refuses before the application sees it."""
+
+
 class WorkerHandler(OneWriteHandler):
     """One write per response, and the request's headers read by
-    `request_headers.read_headers` (a refused block is pywsgi's 400)."""
+    `request_headers.read_headers`. A request refused before the application
+    (malformed headers, a bad request line) is a 400 with a JSON message,
+    as every other client error, where gevent sends an empty body."""
 
     def MessageClass(self, stream, *args) -> RequestHeaders:  # pywsgi's name for it
-        return read_headers(stream)
+        headers = read_headers(stream)
+        if headers.status:
+            raise MalformedRequest(f"malformed request headers: {headers.status}")
+        return headers
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        super()._handle_client_error(ex)  # gevent's log line for it
+        message = str(ex) if isinstance(ex, MalformedRequest) else "malformed HTTP request"
+        body = orjson.dumps({"message": message})
+        return ("400", b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body))

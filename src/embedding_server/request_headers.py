@@ -12,9 +12,9 @@ It is also stricter where RFC 9112 lets a server refuse: a line without a
 colon, a name that is not a token (whitespace before the colon), a folded
 continuation line, a bare CR or a NUL in a value, or two different
 Content-Length values mark the request
-bad (`status`, which pywsgi answers with 400) instead of being read on, as
-the email parser does, with a defect noted and the rest of the block taken
-for a body.
+bad (`status`; `handler.WorkerHandler` answers 400) instead of being read
+on, as the email parser does, with a defect noted and the rest of the block
+taken for a body.
 """
 from __future__ import annotations
 
@@ -70,26 +70,31 @@ class RequestHeaders:
 
 
 def read_headers(stream: BinaryIO) -> RequestHeaders:
-    """The header block from `stream`, up to and including its empty line."""
+    """The header block from `stream`, up to and including its empty line.
+
+    A refused block's `status` says why without quoting the line, since
+    it is what the client is told.
+    """
     fields = []
     while True:
         line = stream.readline(MAX_LINE + 1)
         if line in _END:
             break
+        number = len(fields) + 1
         if len(line) > MAX_LINE:
-            return RequestHeaders(status="Line too long")
-        if len(fields) == MAX_HEADERS:
-            return RequestHeaders(status=f"more than {MAX_HEADERS} headers")
+            return RequestHeaders(status=f"header line {number} is over {MAX_LINE} bytes")
+        if number > MAX_HEADERS:
+            return RequestHeaders(status=f"more than {MAX_HEADERS} header lines")
         name, colon, value = line.decode("latin-1").partition(":")
         if not colon or not _TOKEN.match(name):
-            # No colon, whitespace in or before the name, or a folded line.
-            return RequestHeaders(status=f"malformed header line {line[:100]!r}")
+            return RequestHeaders(status=(
+                f"header line {number} is not 'Name: value' (a token for a name, no "
+                "whitespace before the colon, no folded continuation lines)"))
         value = value.strip(" \t\r\n")
-        if "\r" in value or "\x00" in value:  # a bare CR or a NUL inside the value
-            return RequestHeaders(status=f"malformed header line {line[:100]!r}")
+        if "\r" in value or "\x00" in value:
+            return RequestHeaders(status=f"header line {number} has a CR or NUL in its value")
         fields.append((name, value))
-    headers = RequestHeaders(fields)
     lengths = {value for name, value in fields if name.lower() == "content-length"}
     if len(lengths) > 1:
-        return RequestHeaders(status="conflicting Content-Length headers")
-    return headers
+        return RequestHeaders(status="two different Content-Length values")
+    return RequestHeaders(fields)

@@ -53,6 +53,7 @@ REQUESTS = {
     "spaced_name": b"GET /bad HTTP/1.1\r\nHost : h\r\nConnection: close\r\n\r\n",
     "folded": b"GET /bad HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n  2\r\nConnection: close\r\n\r\n",
     "no_colon": b"GET /bad HTTP/1.1\r\nHost: h\r\njunk\r\nConnection: close\r\n\r\n",
+    "bad_line": b"GET /x HTTP/1.1 extra\r\nHost: h\r\n\r\n",
     "two_lengths": (b"POST /bad HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
                     b"Content-Length: 2\r\nConnection: close\r\n\r\nab"),
 }
@@ -64,8 +65,9 @@ def answers(wire):
     while "\r\n\r\n" in wire:
         head, _, rest = wire.partition("\r\n\r\n")
         lines = head.split("\r\n")
-        size = int(dict(line.split(": ", 1) for line in lines[1:]).get(
-            "Content-Length", len(rest)))  # pywsgi's own 400 closes instead
+        fields = {name.lower(): value for name, value in
+                  (line.split(": ", 1) for line in lines[1:])}
+        size = int(fields.get("content-length", len(rest)))
         if len(rest) < size:
             break
         out.append({"status": lines[0].split(" ", 1)[1], "body": rest[:size]})
@@ -136,4 +138,17 @@ def test_a_malformed_header_block_is_a_400_the_application_never_sees(result):
     for request in ("spaced_name", "folded", "no_colon", "two_lengths"):
         worker = result[f"worker {request}"]
         assert [answer["status"] for answer in worker["answers"]] == ["400 Bad Request"], request
+        assert json.loads(worker["answers"][0]["body"])["message"].startswith(
+            "malformed request headers: "), request
         assert worker["app_calls"] == [], request
+    assert json.loads(result["worker two_lengths"]["answers"][0]["body"]) == {
+        "message": "malformed request headers: two different Content-Length values"}
+
+
+def test_a_malformed_request_line_is_a_400_with_a_json_message(result):
+    for name in ("stock", "worker"):
+        assert [answer["status"] for answer in result[f"{name} bad_line"]["answers"]] == [
+            "400 Bad Request"]
+    assert result["stock bad_line"]["answers"][0]["body"] == ""  # gevent's own: no body
+    assert json.loads(result["worker bad_line"]["answers"][0]["body"]) == {
+        "message": "malformed HTTP request"}

@@ -75,6 +75,15 @@ def test_a_malformed_block_is_refused(block):
     headers = read(block)
     assert headers.status
     assert headers.items() == []
+    assert "Host" not in headers.status and "\\x" not in headers.status  # the line is not quoted
+
+
+def test_the_refusal_names_the_line():
+    assert read(b"Host: h\r\nX-A: 1\r\n  2\r\n\r\n").status.startswith(
+        "header line 3 is not 'Name: value'")
+    assert read(b"X: a\x00b\r\n\r\n").status == "header line 1 has a CR or NUL in its value"
+    assert read(b"Content-Length: 5\r\nContent-Length: 6\r\n\r\n").status == (
+        "two different Content-Length values")
 
 
 def test_repeated_equal_content_lengths_are_accepted():
@@ -86,10 +95,11 @@ def test_a_line_longer_than_the_limit_is_refused_and_one_at_it_is_not():
     at_limit = b"X: " + b"a" * (MAX_LINE - 5) + b"\r\n"
     assert len(at_limit) == MAX_LINE
     assert read(at_limit + b"\r\n").status == ""
-    assert read(b"X: " + b"a" * (MAX_LINE - 4) + b"\r\n\r\n").status == "Line too long"
+    too_long = read(b"A: 1\r\nX: " + b"a" * (MAX_LINE - 4) + b"\r\n\r\n")
+    assert too_long.status == f"header line 2 is over {MAX_LINE} bytes"
 
 
 def test_more_headers_than_the_limit_are_refused():
     fields = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS))
     assert read(fields + b"\r\n").status == ""
-    assert read(fields + b"One-More: v\r\n\r\n").status == f"more than {MAX_HEADERS} headers"
+    assert read(fields + b"One-More: v\r\n\r\n").status == f"more than {MAX_HEADERS} header lines"
