@@ -86,5 +86,5 @@ class WorkerHandler(OneWriteHandler):
         message = str(ex) if isinstance(ex, MalformedRequest) else "malformed HTTP request"
         body = orjson.dumps({"message": message})
         return ("400", b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
-                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(body), body))
+                       b"Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (len(body), body))

@@ -70,7 +70,9 @@ def answers(wire):
         size = int(fields.get("content-length", len(rest)))
         if len(rest) < size:
             break
-        out.append({"status": lines[0].split(" ", 1)[1], "body": rest[:size]})
+        out.append({"status": lines[0].split(" ", 1)[1], "body": rest[:size],
+                    "type": fields.get("content-type"),
+                    "nosniff": fields.get("x-content-type-options") == "nosniff"})
         wire = rest[size:]
     return out
 
@@ -141,6 +143,8 @@ def test_a_malformed_header_block_is_a_400_the_application_never_sees(result):
         assert json.loads(worker["answers"][0]["body"])["message"].startswith(
             "malformed request headers: "), request
         assert worker["app_calls"] == [], request
+        assert worker["answers"][0]["type"] == "application/json", request
+        assert worker["answers"][0]["nosniff"], request
     assert json.loads(result["worker two_lengths"]["answers"][0]["body"]) == {
         "message": "malformed request headers: two different Content-Length values"}
 
