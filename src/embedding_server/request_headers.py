@@ -11,10 +11,9 @@ gunicorn use of the stdlib message (`get`, `getheader`, `typeheader`,
 It is also stricter where RFC 9112 lets a server refuse: a line without a
 colon, a name that is not a token (whitespace before the colon), a folded
 continuation line, a bare CR or a NUL in a value, or two different
-Content-Length values mark the request
-bad (`status`; `handler.WorkerHandler` answers 400) instead of being read
-on, as the email parser does, with a defect noted and the rest of the block
-taken for a body.
+Content-Length values mark the block bad (`status`; `handler.WorkerHandler`
+answers 400) instead of being read on, as the email parser does, with a
+defect noted and the rest of the block taken for a body.
 """
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ class RequestHeaders:
     __slots__ = ("status", "_fields", "_first")
 
     def __init__(self, fields: list[tuple[str, str]] | None = None, status: str = "") -> None:
-        #: Why the block is refused, or "" (pywsgi's test: a non-empty status is a 400).
+        #: Why the block is refused, or "" (the stdlib message's attribute, kept).
         self.status = status
         self._fields = fields or []
         self._first: dict[str, str] = {}
