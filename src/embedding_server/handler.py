@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 
 import orjson
+from gevent.pywsgi import MAX_REQUEST_LINE
 from gunicorn.workers.ggevent import PyWSGIHandler
 
 from .request_headers import RequestHeaders, read_headers
@@ -69,10 +70,19 @@ class MalformedRequest(ValueError):
     """A request the handler refuses before the application sees it."""
 
 
+def refusal(status: bytes, message: str) -> bytes:
+    """A whole response refusing a request before the application: a JSON
+    message as for every other client error, and the connection closed."""
+    body = orjson.dumps({"message": message})
+    return (b"HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            b"X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, len(body), body))
+
+
 class WorkerHandler(OneWriteHandler):
     """One write per response, and the request's headers read by
     `request_headers.read_headers`. A request refused before the application
-    (malformed headers, a bad request line) is a 400 with a JSON message,
+    (malformed headers, a bad or too long request line) gets a JSON message,
     as every other client error, where gevent sends an empty body."""
 
     def MessageClass(self, stream, *args) -> RequestHeaders:  # pywsgi's name for it
@@ -84,7 +94,12 @@ class WorkerHandler(OneWriteHandler):
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
         super()._handle_client_error(ex)  # gevent's log line for it
         message = str(ex) if isinstance(ex, MalformedRequest) else "malformed HTTP request"
-        body = orjson.dumps({"message": message})
-        return ("400", b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
-                       b"Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-                       b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        return ("400", refusal(b"400 Bad Request", message))
+
+    def handle_one_request(self) -> tuple[str, bytes] | bool | None:
+        result = super().handle_one_request()
+        if isinstance(result, tuple) and result[0] == "414":  # gevent's, with no body
+            return ("414", refusal(b"414 Request URI Too Long",
+                                   f"the request line is longer than {MAX_REQUEST_LINE - 1} "
+                                   "bytes"))
+        return result

@@ -54,6 +54,7 @@ REQUESTS = {
     "folded": b"GET /bad HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n  2\r\nConnection: close\r\n\r\n",
     "no_colon": b"GET /bad HTTP/1.1\r\nHost: h\r\njunk\r\nConnection: close\r\n\r\n",
     "bad_line": b"GET /x HTTP/1.1 extra\r\nHost: h\r\n\r\n",
+    "long_line": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: h\r\n\r\n",
     "two_lengths": (b"POST /bad HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
                     b"Content-Length: 2\r\nConnection: close\r\n\r\nab"),
 }
@@ -156,3 +157,13 @@ def test_a_malformed_request_line_is_a_400_with_a_json_message(result):
     assert result["stock bad_line"]["answers"][0]["body"] == ""  # gevent's own: no body
     assert json.loads(result["worker bad_line"]["answers"][0]["body"]) == {
         "message": "malformed HTTP request"}
+
+
+def test_a_request_line_too_long_is_a_414_with_a_json_message(result):
+    assert result["stock long_line"]["answers"] == [
+        {"status": "414 Request URI Too Long", "body": "", "type": None, "nosniff": False}]
+    answer, = result["worker long_line"]["answers"]
+    assert answer["status"] == "414 Request URI Too Long" and answer["nosniff"]
+    assert json.loads(answer["body"]) == {
+        "message": "the request line is longer than 8191 bytes"}
+    assert result["worker long_line"]["app_calls"] == []
