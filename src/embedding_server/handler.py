@@ -14,6 +14,7 @@ request fell ~10 % on `/health/live` and ~5 % on single-text `/predict`.
 from __future__ import annotations
 
 import socket
+from typing import BinaryIO
 
 import orjson
 from gevent.pywsgi import MAX_REQUEST_LINE
@@ -85,7 +86,7 @@ class WorkerHandler(OneWriteHandler):
     (malformed headers, a bad or too long request line) gets a JSON message,
     as every other client error, where gevent sends an empty body."""
 
-    def MessageClass(self, stream, *args) -> RequestHeaders:  # pywsgi's name for it
+    def MessageClass(self, stream: BinaryIO, *args: object) -> RequestHeaders:  # pywsgi's name
         headers = read_headers(stream)
         if headers.status:
             raise MalformedRequest(f"malformed request headers: {headers.status}")
