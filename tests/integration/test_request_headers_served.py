@@ -1,7 +1,8 @@
 """Request headers read by `handler.WorkerHandler` with real sockets under
 gevent (a child interpreter, so this process keeps no hub): the WSGI environ
 and body the application sees are what gevent's own handler gives it, and a
-malformed header block is a 400 without reaching the application."""
+malformed header block, request line or a request line too long is refused
+with a JSON message without reaching the application."""
 from __future__ import annotations
 
 import json
