@@ -129,6 +129,24 @@ def _queue_full(name: str, waiting: int) -> QueueFull:
                      "retry shortly")
 
 
+def _measured_run(call: Callable[..., Any], run: Callable[..., Any],
+                  rows: Sequence[Sequence[int]], key: Hashable, metrics: ModelMetrics | None,
+                  depth: Callable[[], int]) -> tuple[Any, float]:
+    """`call(run, rows, key)`, its result and how long it took, any hand-off
+    to another thread included; counted in the model's metrics either way."""
+    started = time.perf_counter()
+    try:
+        result = call(run, rows, key)
+    except Exception:
+        if metrics:
+            metrics.batch_failed()
+        raise
+    inference_s = time.perf_counter() - started
+    if metrics:
+        metrics.batch_ran(len(rows), inference_s, depth())
+    return result, inference_s
+
+
 def _failed(job_error: BaseException) -> InferenceFailed:
     # A fresh exception per request thread: one instance raised in many
     # threads would have its traceback rewritten under each of them.
@@ -165,17 +183,12 @@ class DirectRunner:
             self._in_flight += 1
         if self._call is None:
             self._call = native_thread_call()  # in the serving process, after any fork
-        started = time.perf_counter()
         try:
-            vectors = self._call(self._run_rows, rows, key)
+            vectors, inference_s = _measured_run(self._call, self._run_rows, rows, key,
+                                                 self._metrics, lambda: self._in_flight - 1)
         except Exception as error:
-            if self._metrics:
-                self._metrics.batch_failed()
             raise _failed(error) from error
         else:
-            inference_s = time.perf_counter() - started
-            if self._metrics:
-                self._metrics.batch_ran(len(rows), inference_s, self._in_flight - 1)
             return BatchResult(vectors, 0.0, inference_s, len(rows))
         finally:
             with self._lock:
@@ -282,21 +295,11 @@ class MicroBatcher:
                  call: Callable[..., Any]) -> tuple[np.ndarray, float]:
         """One model run: its vectors and the time it took, including any
         hand-off to another thread."""
-        started = time.perf_counter()
-        try:
-            vectors, own_s = call(self._timed_run, rows, key)
-            if len(vectors) != len(rows):
-                raise ValueError(f"the model returned {len(vectors)} rows for {len(rows)} texts")
-        except Exception:
-            if self._metrics:
-                self._metrics.batch_failed()
-            raise
+        (vectors, own_s), inference_s = _measured_run(
+            call, self._timed_run, rows, key, self._metrics, lambda: len(self._queue))
         if len(rows) >= self.max_size:
             with self._cond:  # read under it by `_full_runs_are_quick`
                 self._full_runs.append(own_s)
-        inference_s = time.perf_counter() - started
-        if self._metrics:
-            self._metrics.batch_ran(len(rows), inference_s, len(self._queue))
         return vectors, inference_s
 
     def _timed_run(self, rows: Sequence[Sequence[int]], key: Hashable) -> tuple[np.ndarray, float]:
@@ -304,7 +307,10 @@ class MicroBatcher:
         # of how long a run would hold a request's thread.
         started = time.perf_counter()
         vectors = self._run_rows(rows, key)
-        return vectors, time.perf_counter() - started
+        own_s = time.perf_counter() - started
+        if len(vectors) != len(rows):
+            raise ValueError(f"the model returned {len(vectors)} rows for {len(rows)} texts")
+        return vectors, own_s
 
     def close(self) -> None:
         """Stop taking requests; the queued ones are still run."""
