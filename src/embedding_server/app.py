@@ -46,7 +46,8 @@ def build_registry(config: BaseConfig) -> Registry:
     policy = BatchPolicy(enabled=config.BATCHING, max_size=config.BATCH_MAX_SIZE,
                          timeout_s=config.BATCH_TIMEOUT_MS / 1000,
                          max_queue=config.MAX_QUEUE,
-                         request_timeout_s=config.REQUEST_TIMEOUT_MS / 1000)
+                         request_timeout_s=config.REQUEST_TIMEOUT_MS / 1000,
+                         max_tokens=config.BATCH_MAX_TOKENS)
     registry = Registry(config.MODELS_BASE_DIR, config.MODEL_NAMES,
                         ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN,
                         policy, config.TF_THREADS, config.MODEL_SETTLE_MS / 1000,

@@ -146,6 +146,9 @@ OPTIONS: tuple[Option, ...] = (
            "coalesce concurrent requests' texts into one model run"),
     Option("BATCH_MAX_SIZE", parse_positive_int, "64",
            "most texts in one batched model run"),
+    Option("BATCH_MAX_TOKENS", parse_non_negative_int, "65536",
+           "most padded token ids in one model run (rows x the run's width); "
+           "0: no bound"),
     Option("BATCH_TIMEOUT_MS", parse_non_negative_float, "0",
            "how long a batch waits for more texts before it runs, in ms"),
     Option("MAX_QUEUE", parse_positive_int, "256",

@@ -58,6 +58,8 @@ class BatchPolicy:
     timeout_s: float = 0.0
     max_queue: int = 256
     request_timeout_s: float = 10.0
+    #: Most padded token ids in one model run (0: no bound); see `padding.plan_runs`.
+    max_tokens: int = 65536
 
 
 def native_thread_call() -> Callable[..., Any]:

@@ -11,6 +11,7 @@ from ..metrics import ModelMetrics
 from .batching import BatchPolicy, make_scheduler
 from .cache import Cached, EmbeddingCache, cache_key
 from .errors import InvalidParameter
+from .padding import plan_runs
 from .signature import Signature
 from .text import Explained, Vocabulary, encode, explain, to_batch, tokenize, truncate
 from .tf1 import TF1Runner, describe_tf_error
@@ -73,7 +74,9 @@ class Servable:
         self.embedding_dim = 0
         self.metrics = metrics
         self.cache = cache
-        self.scheduler = make_scheduler(name, self.run_rows, policy or BatchPolicy(), metrics)
+        policy = policy or BatchPolicy()
+        self.max_tokens = policy.max_tokens
+        self.scheduler = make_scheduler(name, self.run_rows, policy, metrics)
         self._users = 0
         self._retired = False
         self._lock = threading.Lock()
@@ -223,12 +226,24 @@ class Servable:
         return self.max_length
 
     def run_rows(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> np.ndarray:
-        """One model run over unpadded rows (or texts, for a model that takes
-        text); `key` holds the parameter feeds."""
+        """Vectors for unpadded rows (or texts, for a model that takes text),
+        in their order; `key` holds the parameter feeds. One model run, or
+        several when rows of very different lengths would pad each other
+        (`padding.plan_runs`)."""
         if self.runner.takes_text:
             return self.runner.run_texts(list(rows))
-        ids, lengths = to_batch(rows, self.runner.fixed_width)
-        return self.runner.run(ids, lengths, dict(key) if key else None)
+        fixed_width = self.runner.fixed_width
+        feeds = dict(key) if key else None
+        runs = plan_runs([len(row) for row in rows], fixed_width, self.max_tokens)
+        if runs is None:
+            return self.runner.run(*to_batch(rows, fixed_width), feeds)
+        vectors: np.ndarray | None = None
+        for run in runs:
+            part = self.runner.run(*to_batch([rows[i] for i in run], fixed_width), feeds)
+            if vectors is None:
+                vectors = np.empty((len(rows), *part.shape[1:]), dtype=part.dtype)
+            vectors[run] = part
+        return vectors
 
     def warm_up(self) -> None:
         """One inference that includes the vocabulary's largest id.

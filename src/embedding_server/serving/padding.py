@@ -1,0 +1,58 @@
+"""Which rows share a model run, for models padded to each run's longest row.
+
+Such a model (lstm-multilingual) computes every padded position, so one
+long text in a batch of short ones makes the whole batch pay for its
+length: 64 rows of 10 ids and one of 300 took 303 ms in one run and 60 ms
+as two (README, "What profiling found"). As sentence-transformers does
+before it batches, rows are sorted by length; they are then cut into runs
+where padding would be most of a run, and where a run would pass a bound
+on padded ids (its memory: an LSTM keeps every step's output).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+#: Padded positions a cut must save at least: below it, the second model
+#: run costs more than the padding it spares (an LSTM run has a fixed cost
+#: of ~1.5 ms, the price of ~70 padded positions at 16 rows).
+MIN_WASTE = 256
+
+
+def plan_runs(lengths: Sequence[int], fixed_width: int | None,
+              max_tokens: int) -> list[list[int]] | None:
+    """Row indices grouped into model runs, or None when one run of all
+    rows, in their order, is the plan (the usual case: rows of like length).
+
+    `fixed_width`: the model's static input width, which every row is padded
+    to whatever its length; its runs are cut only by `max_tokens`, the most
+    padded ids a run may hold (0: no bound; a row longer than it runs alone).
+    Otherwise rows are taken shortest first, and the next row starts a new
+    run when widening the run to it would make padding both more than half
+    the run's ids and more than MIN_WASTE of them, or pass `max_tokens`.
+    """
+    count = len(lengths)
+    if fixed_width:
+        per_run = max(1, max_tokens // fixed_width) if max_tokens else count
+        if count <= per_run:
+            return None
+        return [list(range(start, min(start + per_run, count)))
+                for start in range(0, count, per_run)]
+    widths = [max(length, 1) for length in lengths]  # a run is at least 1 wide
+    real, padded = sum(widths), count * max(widths, default=1)
+    if padded - real <= max(real, MIN_WASTE) and (not max_tokens or padded <= max_tokens):
+        return None
+    runs: list[list[int]] = []
+    run: list[int] = []
+    run_real = 0
+    for index in sorted(range(count), key=widths.__getitem__):
+        width = widths[index]  # the run's widest row: rows come shortest first
+        cells = (len(run) + 1) * width
+        waste = cells - run_real - width
+        if run and (waste > max(run_real + width, MIN_WASTE)
+                    or (max_tokens and cells > max_tokens)):
+            runs.append(run)
+            run, run_real = [], 0
+        run.append(index)
+        run_real += width
+    runs.append(run)
+    return runs if len(runs) > 1 else None
