@@ -10,7 +10,8 @@ measures, as medians of --runs interleaved runs:
   (b) the HTTP ceiling: req/s of the cheapest endpoint (GET /health/live);
   (c) single-text /predict at 32 connections: req/s, p50, p99;
   (d) 64-text /embed at 8 connections: embeddings/s, p99;
-  (e) (c) and (d) with batching off, and (c) for lstm-multilingual;
+  (e) (c) and (d) with batching off, and (c) for lstm-multilingual, also
+      with 1 title in 16 of 300 words (rows of very different lengths);
   (f) time to ready and RSS per worker;
   and (c) again on a server with the embedding cache on, whose 64 titles
   repeat (cache on vs off); the other servers run with the cache off.
@@ -70,6 +71,11 @@ def sentences(words: list[str], count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     return [" ".join(rng.choice(words[:5000]) for _ in range(rng.randint(6, 14)))
             for _ in range(count)]
+
+
+def long_sentence(words: list[str], length: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(words[:5000]) for _ in range(length))
 
 
 def lua_script(directory: Path, name: str, method: str, bodies: list[dict]) -> Path:
@@ -259,10 +265,15 @@ def main() -> None:
     words = load_words("es")
     texts = sentences(words, 64, seed=1)
     single = [{"title": text} for text in texts]
+    # One title in 16 is long: its batch mixes lengths (README, "Rows of very
+    # different lengths run apart").
+    mixed = [{"title": long_sentence(words, 300, seed=i) if i % 16 == 5 else text}
+             for i, text in enumerate(texts)]
     bulk = [{"texts": sentences(words, 64, seed=seed)} for seed in range(2, 6)]
     scripts = {
         "status": lua_script(scratch, "status", "GET", [""]),
         "single": lua_script(scratch, "single", "POST", single),
+        "mixed": lua_script(scratch, "mixed", "POST", mixed),
         "bulk": lua_script(scratch, "bulk", "POST", bulk),
         "bulk_b64": lua_script(scratch, "bulk_b64", "POST", [
             {**body, "encoding_format": "base64"} for body in bulk]),
@@ -292,6 +303,7 @@ def main() -> None:
             ("d_bulk_b64_on", True, "bulk_b64", main_model + "/embed", 8),
             ("lstm_single_on", True, "single", heavy + "/predict", 32),
             ("lstm_single_off", False, "single", heavy + "/predict", 32),
+            ("lstm_mixed_on", True, "mixed", heavy + "/predict", 32),
             ("overload_128", True, "single", main_model + "/predict", 128),
             # The same 64 titles again and again: after the first round, all hits.
             ("cached_single", "cached", "single", main_model + "/predict", 32),
@@ -343,6 +355,7 @@ def main() -> None:
                "single_on_off": paired("c_single_on", "c_single_off"),
                "bulk_on_off": paired("d_bulk_on", "d_bulk_off"),
                "lstm_on_off": paired("lstm_single_on", "lstm_single_off"),
+               "lstm_mixed_over_short": paired("lstm_mixed_on", "lstm_single_on"),
                "cached_over_uncached": paired("cached_single", "c_single_on")}
     report["ratios"] = {name: median(values) for name, values in per_run.items()}
     report["ratios_per_run"] = per_run
@@ -397,6 +410,8 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
          f"{r['lstm_single_on']['rps']:,.0f} req/s", "lstm_single_on"),
         ("lstm single text, 32 conn, batching off",
          f"{r['lstm_single_off']['rps']:,.0f} req/s", "lstm_single_off"),
+        ("lstm single text, 32 conn, batching on, 1 in 16 of 300 words",
+         f"{r['lstm_mixed_on']['rps']:,.0f} req/s", "lstm_mixed_on"),
         ("single text, repeated, cache on (c: cache off)",
          f"{r['cached_single']['rps']:,.0f} req/s", "cached_single"),
         ("overload: single text, 128 conn",
@@ -430,6 +445,7 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
         ("bow single text: batching on / off", "single_on_off", ""),
         ("bow 64 texts: batching on / off", "bulk_on_off", ""),
         ("lstm single text: batching on / off", "lstm_on_off", ">= 2.0"),
+        ("lstm: 1 in 16 titles of 300 words / all short", "lstm_mixed_over_short", ""),
         ("repeated single text: cache on / off", "cached_over_uncached", ""),
     ]
     for label, key, target in ratios:

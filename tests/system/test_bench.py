@@ -22,8 +22,8 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(out.read_text())
     for scenario in ("b_ceiling", "c_single_on", "c_single_off", "d_bulk_on", "d_bulk_off",
-                     "d_bulk_b64_on", "lstm_single_on", "lstm_single_off", "overload_128",
-                     "cached_single"):
+                     "d_bulk_b64_on", "lstm_single_on", "lstm_single_off", "lstm_mixed_on",
+                     "overload_128", "cached_single"):
         assert report[scenario]["rps"] > 0 and report[scenario]["p99_us"] > 0
         assert report[scenario]["socket_errors"] == 0
         assert report[scenario]["cpu_us_per_req"] > 0
