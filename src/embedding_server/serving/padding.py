@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-#: Padded positions a cut must save at least: below it, the second model
-#: run costs more than the padding it spares (an LSTM run has a fixed cost
-#: of ~1.5 ms, the price of ~70 padded positions at 16 rows).
+#: Padded positions a cut must save at least. A second model run has its
+#: own fixed cost (~1.5 ms on the LSTM, what 70 to 125 padded positions cost
+#: in runs of 16 to 64 rows); below this, a cut could cost more than it saves.
 MIN_WASTE = 256
 
 
