@@ -237,11 +237,10 @@ class Servable:
         runs = plan_runs([len(row) for row in rows], fixed_width, self.max_tokens)
         if runs is None:
             return self.runner.run(*to_batch(rows, fixed_width), feeds)
-        vectors: np.ndarray | None = None
-        for run in runs:
-            part = self.runner.run(*to_batch([rows[i] for i in run], fixed_width), feeds)
-            if vectors is None:
-                vectors = np.empty((len(rows), *part.shape[1:]), dtype=part.dtype)
+        parts = [self.runner.run(*to_batch([rows[i] for i in run], fixed_width), feeds)
+                 for run in runs]
+        vectors = np.empty((len(rows), *parts[0].shape[1:]), dtype=parts[0].dtype)
+        for run, part in zip(runs, parts):
             vectors[run] = part
         return vectors
 
