@@ -1,6 +1,7 @@
-"""Which rows share a model run, for models padded to each run's longest row.
+"""Which rows share a model run: by length, for models padded to each run's
+longest row, and by a bound on padded ids, for every model.
 
-Such a model (lstm-multilingual) computes every padded position, so one
+A model padded per run (lstm-multilingual) computes every padded position, so one
 long text in a batch of short ones makes the whole batch pay for its
 length: 64 rows of 10 ids and one of 300 took 303 ms in one run and 60 ms
 as two (README, "What profiling found"). As sentence-transformers does
