@@ -67,15 +67,19 @@ def ensure_wrk() -> None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
 
+def _sentence(rng: random.Random, words: list[str], length: int) -> str:
+    # From the 5,000 most frequent words, so most are in the demo vocabularies.
+    common = words[:5000]
+    return " ".join(rng.choice(common) for _ in range(length))
+
+
 def sentences(words: list[str], count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    return [" ".join(rng.choice(words[:5000]) for _ in range(rng.randint(6, 14)))
-            for _ in range(count)]
+    return [_sentence(rng, words, rng.randint(6, 14)) for _ in range(count)]
 
 
 def long_sentence(words: list[str], length: int, seed: int) -> str:
-    rng = random.Random(seed)
-    return " ".join(rng.choice(words[:5000]) for _ in range(length))
+    return _sentence(random.Random(seed), words, length)
 
 
 def lua_script(directory: Path, name: str, method: str, bodies: list[dict]) -> Path:
