@@ -1,6 +1,6 @@
 """Benchmark: the served stack against its own limits, side by side in one run.
 
-    python scripts/bench.py [--models-dir DIR] [--seconds 10] [--runs 3]
+    python scripts/bench.py [--models-dir DIR] [--seconds 10] [--runs 3] [--floors]
 
 Starts `my-server-manage serve` twice on 127.0.0.1 (batching on and off),
 drives them with wrk (one client thread, so the client takes little CPU) and
@@ -17,7 +17,10 @@ measures, as medians of --runs interleaved runs:
   repeat (cache on vs off); the other servers run with the cache off.
 plus an overload run at 128 connections. Each run measures every scenario
 back to back, the raw limit included; the table gives medians, and each ratio
-is the median of its per-run ratios.
+is the median of its per-run ratios. With --floors, (b), (c) and (d) also run
+on two reference servers (scripts/floor_server.py: the same workers, batcher
+and models behind plain Flask routes and behind a bare WSGI function), each
+right after the same scenario on ours: how far the ratios can go at all.
 Every load targets 127.0.0.1 and stops by itself.
 """
 from __future__ import annotations
@@ -40,6 +43,10 @@ import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+FLOOR_SERVER = Path(__file__).with_name("floor_server.py")
+#: The reference servers of --floors, and the scenarios each runs.
+FLOORS = {"flask": "plain Flask routes", "wsgi": "bare WSGI, no framework"}
+FLOOR_SCENARIOS = ("b_ceiling", "c_single_on", "d_bulk_on", "d_bulk_b64_on")
 LUA = """
 local bodies = {%s}
 local i = 0
@@ -80,6 +87,16 @@ def sentences(words: list[str], count: int, seed: int) -> list[str]:
 
 def long_sentence(words: list[str], length: int, seed: int) -> str:
     return _sentence(random.Random(seed), words, length)
+
+
+def single_texts(words: list[str]) -> list[str]:
+    """The titles of the single-text scenarios (and of the raw limit at batch 1)."""
+    return sentences(words, 64, seed=1)
+
+
+def bulk_texts(words: list[str]) -> list[list[str]]:
+    """The 64-text bodies of the bulk scenarios (and the raw limit's batches of 64)."""
+    return [sentences(words, 64, seed=seed) for seed in range(2, 6)]
 
 
 def lua_script(directory: Path, name: str, method: str, bodies: list[dict]) -> Path:
@@ -124,10 +141,11 @@ def free_port() -> int:
 
 
 class Server:
-    """One `my-server-manage serve`, started in its own process group."""
+    """One `my-server-manage serve`, or with `floor` one of the reference
+    servers (scripts/floor_server.py), started in its own process group."""
 
     def __init__(self, models_dir: Path, models: list[str], workers: int, batching: bool,
-                 log: Path, cache: bool = False):
+                 log: Path, cache: bool = False, floor: str | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Production, keyless on loopback; the cache only where it is measured.
@@ -137,11 +155,12 @@ class Server:
                    "MODELS_BASE_DIR": str(models_dir), "MODEL_NAMES": ",".join(models),
                    "BATCHING": str(batching).lower()}
         self.started = time.monotonic()
+        command = ([sys.executable, str(FLOOR_SERVER), floor, str(self.port), str(workers)]
+                   if floor else [str(BIN / "my-server-manage"), "serve", "--port",
+                                  str(self.port), "--workers", str(workers)])
         with open(log, "wb") as output:
             self.process = subprocess.Popen(
-                [str(BIN / "my-server-manage"), "serve", "--port", str(self.port),
-                 "--workers", str(workers)],
-                env=environ, stdout=output, stderr=subprocess.STDOUT,
+                command, env=environ, stdout=output, stderr=subprocess.STDOUT,
                 start_new_session=True)
 
     def wait_ready(self, models: list[str], limit: float = 120) -> float:
@@ -213,14 +232,17 @@ def raw_worker(models_dir: str, model: str, batch: int, seconds: float, threads:
     servable = registry.get(model)
     load_s = time.perf_counter() - started
     settle_heap()  # as a serving worker does, so both sides pay the same GC
-    texts = sentences(load_words("es"), 256, seed=batch)
+    # The texts the served scenarios send, so both sides tokenize the same words.
+    words = load_words("es")
+    batches = ([[text] for text in single_texts(words)] if batch == 1
+               else [texts[:batch] for texts in bulk_texts(words)])
     for i in range(20):
-        servable.embed(texts[i:i + batch])
+        servable.embed(batches[i % len(batches)])
     done, i, began, cpu = 0, 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - began < seconds:
-        servable.embed(texts[i % 192:i % 192 + batch])
+        servable.embed(batches[i % len(batches)])
         done += batch
-        i += batch
+        i += 1
     print(json.dumps({"per_s": done / (time.perf_counter() - began), "load_s": load_s,
                       "cpu_us_per_text": (time.process_time() - cpu) / done * 1e6}))
 
@@ -256,6 +278,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--floors", action="store_true",
+                        help="also run (b), (c) and (d) on two reference servers: the "
+                        "same workers, batcher and models behind plain Flask routes and "
+                        "behind a bare WSGI function (scripts/floor_server.py)")
     args = parser.parse_args()
     ensure_wrk()
 
@@ -267,13 +293,13 @@ def main() -> None:
         build_demo_models(str(models_dir))
     from embedding_server.demo.words import load_words
     words = load_words("es")
-    texts = sentences(words, 64, seed=1)
+    texts = single_texts(words)
     single = [{"title": text} for text in texts]
     # One title in 16 is long: its batch mixes lengths (README, "Rows of very
     # different lengths run apart").
     mixed = [{"title": long_sentence(words, 300, seed=i) if i % 16 == 5 else text}
              for i, text in enumerate(texts)]
-    bulk = [{"texts": sentences(words, 64, seed=seed)} for seed in range(2, 6)]
+    bulk = [{"texts": texts} for texts in bulk_texts(words)]
     scripts = {
         "status": lua_script(scratch, "status", "GET", [""]),
         "single": lua_script(scratch, "single", "POST", single),
@@ -295,6 +321,11 @@ def main() -> None:
             servers[mode] = Server(models_dir, models, workers, mode is not False,
                                    scratch / f"{mode}.log", cache=mode == "cached")
             ready[mode] = servers[mode].wait_ready(models)
+        floors = list(FLOORS) if args.floors else []
+        for kind in floors:
+            servers[kind] = Server(models_dir, models, workers, True, scratch / f"{kind}.log",
+                                   floor=kind)
+            servers[kind].wait_ready(models)
         rss_ready = servers[True].worker_rss_mb()
         main_model = f"/api/v1/models/{args.model}"
         heavy = f"/api/v1/models/{args.heavy_model}"
@@ -312,6 +343,10 @@ def main() -> None:
             # The same 64 titles again and again: after the first round, all hits.
             ("cached_single", "cached", "single", main_model + "/predict", 32),
         ]
+        # Each reference server's run right after the same scenario's on ours.
+        scenarios = [variant for scenario in scenarios for variant in [scenario] + [
+            (f"{kind}:{scenario[0]}", kind, *scenario[2:]) for kind in floors
+            if scenario[0] in FLOOR_SCENARIOS]]
         raw: dict[int, list[float]] = {1: [], 64: []}
         raw_cpu: dict[int, list[float]] = {1: [], 64: []}
         for run in range(args.runs):
@@ -353,9 +388,25 @@ def main() -> None:
     def over_raw(name: str) -> list[float]:
         return [a["rps"] * 64 / b for a, b in zip(results[name], raw[64])]
 
-    per_run = {"c_over_b": paired("c_single_on", "b_ceiling"),
-               "bulk_over_raw": over_raw("d_bulk_on"),
-               "bulk_b64_over_raw": over_raw("d_bulk_b64_on"),
+    def against_limits(prefix: str = "") -> dict[str, list[float]]:
+        return {"c_over_b": paired(prefix + "c_single_on", prefix + "b_ceiling"),
+                "bulk_over_raw": over_raw(prefix + "d_bulk_on"),
+                "bulk_b64_over_raw": over_raw(prefix + "d_bulk_b64_on")}
+
+    raw_cpu_64 = median(raw_cpu[64])
+
+    def cpu_against_limits(prefix: str = "") -> dict[str, float]:
+        # The same comparisons in the CPU time the work took, which the
+        # machine's noise moves less than throughput: the ceiling's or the
+        # raw pipeline's CPU per unit over the served one's.
+        def cpu(name: str) -> float:
+            return report[prefix + name]["cpu_us_per_req"]
+
+        return {"c_over_b": cpu("b_ceiling") / cpu("c_single_on"),
+                "bulk_over_raw": raw_cpu_64 * 64 / cpu("d_bulk_on"),
+                "bulk_b64_over_raw": raw_cpu_64 * 64 / cpu("d_bulk_b64_on")}
+
+    per_run = {**against_limits(),
                "single_on_off": paired("c_single_on", "c_single_off"),
                "bulk_on_off": paired("d_bulk_on", "d_bulk_off"),
                "lstm_on_off": paired("lstm_single_on", "lstm_single_off"),
@@ -363,15 +414,13 @@ def main() -> None:
                "cached_over_uncached": paired("cached_single", "c_single_on")}
     report["ratios"] = {name: median(values) for name, values in per_run.items()}
     report["ratios_per_run"] = per_run
-    # The same comparisons in the CPU time the work took, which the machine's
-    # noise moves less than throughput: the ceiling's or the raw pipeline's
-    # CPU per unit over the served one's.
-    raw_cpu_64 = median(raw_cpu[64])
-    report["cpu_ratios"] = {
-        "c_over_b": report["b_ceiling"]["cpu_us_per_req"]
-        / report["c_single_on"]["cpu_us_per_req"],
-        "bulk_over_raw": raw_cpu_64 * 64 / report["d_bulk_on"]["cpu_us_per_req"],
-        "bulk_b64_over_raw": raw_cpu_64 * 64 / report["d_bulk_b64_on"]["cpu_us_per_req"]}
+    report["cpu_ratios"] = cpu_against_limits()
+    report["floors"] = {}
+    for kind in floors:
+        floor_runs = against_limits(f"{kind}:")
+        report["floors"][kind] = {
+            "ratios": {name: median(values) for name, values in floor_runs.items()},
+            "ratios_per_run": floor_runs, "cpu_ratios": cpu_against_limits(f"{kind}:")}
     report["a_raw"] = {"batch1_per_s": median(raw[1]), "batch64_per_s": median(raw[64]),
                        "batch1_cpu_us_per_text": median(raw_cpu[1]),
                        "batch64_cpu_us_per_text": raw_cpu_64, "processes": workers}
@@ -456,6 +505,25 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
         runs = ", ".join(f"{value:.2f}" for value in r["ratios_per_run"][key])
         by_cpu = f"{r['cpu_ratios'][key]:.2f}" if key in r["cpu_ratios"] else ""
         print(f"| {label} | {r['ratios'][key]:.2f} | {runs} | {by_cpu} | {target} |")
+    if r["floors"]:
+        print_floors(r)
+
+
+def print_floors(r: dict) -> None:
+    """The target ratios of this server beside the reference servers'."""
+    print("\nThe same ratios on reference servers (same workers, batcher and models):")
+    print("\n| server | (c) / (b) | by CPU | (d) / (a), JSON | by CPU | (d, base64) / (a) "
+          "| by CPU | CPU per request: (b), (c), (d) base64 |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = [("this server", "", r)] + [(label, f"{kind}:", r["floors"][kind])
+                                       for kind, label in FLOORS.items() if kind in r["floors"]]
+    for label, prefix, ratios in rows:
+        cells = [f"{ratios[kind][key]:.2f}" for key in ("c_over_b", "bulk_over_raw",
+                                                        "bulk_b64_over_raw")
+                 for kind in ("ratios", "cpu_ratios")]
+        cpu = ", ".join(f"{r[prefix + name]['cpu_us_per_req']:,.0f}"
+                        for name in ("b_ceiling", "c_single_on", "d_bulk_b64_on"))
+        print(f"| {label} | {' | '.join(cells)} | {cpu} µs |")
 
 
 if __name__ == "__main__":

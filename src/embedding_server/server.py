@@ -229,14 +229,20 @@ def prepare_metrics_dir() -> str | None:
     return None
 
 
-def serve(config: BaseConfig, options: ServeOptions) -> None:
-    """Run gunicorn until it is stopped (SIGTERM: graceful shutdown)."""
+def serve(config: BaseConfig, options: ServeOptions,
+          application: Callable[[BaseConfig, ServeOptions], GunicornServer] = GunicornServer,
+          ) -> None:
+    """Run gunicorn until it is stopped (SIGTERM: graceful shutdown).
+
+    `application` builds what each worker serves; the benchmark's reference
+    servers (scripts/floor_server.py) pass their own, to be served exactly so.
+    """
     apply_serving_defaults(config, options)
     created = prepare_metrics_dir()
     master = os.getpid()
     os.environ[ARBITER_PID_ENV] = str(master)
     try:
-        GunicornServer(config, options).run()
+        application(config, options).run()
     finally:
         # Workers are forked inside run() and leave through this frame too;
         # only the master may remove what every worker writes to.

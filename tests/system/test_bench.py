@@ -1,9 +1,11 @@
 """The benchmark script end to end, in its shortest form (1 s runs, 1 run)."""
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -17,7 +19,7 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
     out = tmp_path / "bench.json"
     completed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--seconds", "1", "--runs", "1",
-         "--models-dir", str(models_dir), "--json", str(out)],
+         "--models-dir", str(models_dir), "--json", str(out), "--floors"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -40,3 +42,56 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
     assert 0 < report["f_start"]["ready_s"]["true"] < 120
     assert all(0 < rss < 4000 for rss in report["f_start"]["rss_ready_mb"])
     assert "| (c) / (b): single text vs HTTP ceiling |" in completed.stdout
+    # The reference servers ran the target scenarios, answered every request,
+    # and have their ratios in the report and the table.
+    for kind in ("flask", "wsgi"):
+        for scenario in ("b_ceiling", "c_single_on", "d_bulk_on", "d_bulk_b64_on"):
+            result = report[f"{kind}:{scenario}"]
+            assert result["rps"] > 0 and result["non2xx"] == 0
+            assert result["socket_errors"] == 0 and result["cpu_us_per_req"] > 0
+        floor = report["floors"][kind]
+        assert set(floor["ratios"]) == set(floor["cpu_ratios"]) == {
+            "c_over_b", "bulk_over_raw", "bulk_b64_over_raw"}
+        assert all(value > 0 for value in floor["ratios"].values())
+    assert "| bare WSGI, no framework |" in completed.stdout
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_servers_answer_as_this_server(models_dir, tmp_path):
+    """The floors are worth reading only if they do the same work: the same
+    vectors, tokens and response shapes as the served API, for both models."""
+    bench = load_bench()
+    models = ["bow-spanish", "lstm-multilingual"]
+    servers = [bench.Server(models_dir, models, 1, True, tmp_path / f"{kind}.log",
+                            floor=kind) for kind in (None, "flask", "wsgi")]
+    try:
+        for server in servers:
+            server.wait_ready(models, limit=180)
+
+        def answer(server, path: str, body: dict) -> dict:
+            request = urllib.request.Request(server.base + path, data=json.dumps(body).encode())
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+
+        for model in models:
+            for action, body in (("embed", {"texts": ["hola mundo", "qué tal estás hoy"]}),
+                                 ("embed", {"texts": ["hola mundo zzyzx"],
+                                            "encoding_format": "base64"}),
+                                 ("predict", {"title": "hola mundo, ¿qué tal?"})):
+                path = f"/api/v1/models/{model}/{action}"
+                ours, *floors = [answer(server, path, body) for server in servers]
+                assert floors == [ours, ours], (path, body)
+        live = [urllib.request.urlopen(server.base + "/health/live", timeout=10).status
+                for server in servers]
+        assert live == [200, 200, 200]
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        assert server.process.returncode is not None

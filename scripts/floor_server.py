@@ -1,0 +1,125 @@
+"""Reference servers for the benchmark's floors (`bench.py --floors`).
+
+    python scripts/floor_server.py {wsgi|flask} PORT WORKERS
+
+The same gunicorn workers as `my-server-manage serve` (gevent pywsgi, the
+one-write handler, balanced accepts, the frozen heap, the switch after each
+response) and the same registry, micro-batcher and models, built from the
+same environment, in front of the least an embedding server can be:
+  wsgi:  a bare WSGI function, no framework;
+  flask: plain Flask routes, no flask-restx.
+Neither checks bodies, keys, limits or versions, logs, counts or adds
+headers: what they cost is what the work itself costs on this machine's
+HTTP path, against which the served stack's ratios can be read (README,
+"Benchmark"). Never a way to serve anything.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, Iterable
+
+from embedding_server.config import BaseConfig, load_config
+from embedding_server.server import GunicornServer, ServeOptions, cooperative, serve
+
+LIVE = b'{"status":"alive"}'
+PREFIX = "/api/v1/models/"
+Handler = Callable[[bytes], bytes]
+
+
+def handlers(config: BaseConfig) -> dict[str, Handler]:
+    """Per path, `/predict` and `/embed` request bodies to response bodies,
+    shaped as the served API's."""
+    # In the worker, after the fork: prometheus-client (the registry's
+    # metrics) must not be imported before the master has set its directory.
+    import orjson
+
+    from embedding_server.api.encoding import OPTIONS, base64_rows
+    from embedding_server.app import build_registry
+
+    registry = build_registry(config)
+    routes = {}
+    for name in registry.names():
+        servable = registry.get(name)
+
+        def predict(data: bytes, servable: Any = servable, name: str = name) -> bytes:
+            result = servable.embed([orjson.loads(data)["title"]])
+            return orjson.dumps({"ModelPrediction": {
+                "tokenizedTitle": result.tokens[0], "modelName": name,
+                "modelPrediction": result.vectors[0]}, "model_version": result.version},
+                option=OPTIONS)
+
+        def embed(data: bytes, servable: Any = servable, name: str = name) -> bytes:
+            body = orjson.loads(data)
+            result = servable.embed(body["texts"])
+            vectors = result.vectors
+            return orjson.dumps({
+                "model": name, "model_version": result.version,
+                "dimension": int(vectors.shape[1]),
+                "embeddings": (base64_rows(vectors) if body.get("encoding_format") == "base64"
+                               else vectors),
+                "tokens": result.tokens}, option=OPTIONS)
+
+        routes[f"{PREFIX}{name}/predict"] = predict
+        routes[f"{PREFIX}{name}/embed"] = embed
+    return routes
+
+
+def wsgi_app(routes: dict[str, Handler]) -> Callable:
+    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ["PATH_INFO"]
+        if path == "/health/live":
+            body = LIVE
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = routes[path](environ["wsgi.input"].read(length))
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+def flask_app(routes: dict[str, Handler]) -> Callable:
+    from flask import Flask, Response, request
+
+    app = Flask("floor")
+
+    @app.get("/health/live")
+    def live() -> Response:
+        return Response(LIVE, mimetype="application/json")
+
+    @app.post(f"{PREFIX}<name>/<action>")
+    def embedding(name: str, action: str) -> Response:
+        return Response(routes[request.path](request.get_data()),
+                        mimetype="application/json")
+
+    return app
+
+
+class FloorServer(GunicornServer):
+    def __init__(self, kind: str, config: BaseConfig, options: ServeOptions):
+        self._kind = kind
+        super().__init__(config, options)
+
+    def load(self) -> Callable:
+        from embedding_server.heap import settle_heap
+
+        routes = handlers(self._config)
+        app = wsgi_app(routes) if self._kind == "wsgi" else flask_app(routes)
+        settle_heap()  # as the real workers do
+        return cooperative(app)
+
+
+def main() -> None:
+    if len(sys.argv) != 4 or sys.argv[1] not in ("wsgi", "flask"):
+        raise SystemExit("usage: floor_server.py {wsgi|flask} PORT WORKERS")
+    config = load_config()
+    serve(config, ServeOptions(host="127.0.0.1", port=int(sys.argv[2]),
+                               workers=int(sys.argv[3]), threads=1,
+                               timeout=config.WORKER_TIMEOUT),
+          functools.partial(FloorServer, sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()
