@@ -18,9 +18,10 @@ measures, as medians of --runs interleaved runs:
 plus an overload run at 128 connections. Each run measures every scenario
 back to back, the raw limit included; the table gives medians, and each ratio
 is the median of its per-run ratios. With --floors, (b), (c) and (d) also run
-on two reference servers (scripts/floor_server.py: the same workers, batcher
-and models behind plain Flask routes and behind a bare WSGI function), each
-right after the same scenario on ours: how far the ratios can go at all.
+on three reference servers (scripts/floor_server.py: the same workers,
+batcher and models behind flask-restx resources, plain Flask routes and a
+bare WSGI function, with nothing else), each right after the same scenario
+on ours: how far the ratios can go with each.
 Every load targets 127.0.0.1 and stops by itself.
 """
 from __future__ import annotations
@@ -45,7 +46,8 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 FLOOR_SERVER = Path(__file__).with_name("floor_server.py")
 #: The reference servers of --floors, and the scenarios each runs.
-FLOORS = {"flask": "plain Flask routes", "wsgi": "bare WSGI, no framework"}
+FLOORS = {"restx": "flask-restx resources", "flask": "plain Flask routes",
+          "wsgi": "bare WSGI, no framework"}
 FLOOR_SCENARIOS = ("b_ceiling", "c_single_on", "d_bulk_on", "d_bulk_b64_on")
 LUA = """
 local bodies = {%s}
@@ -279,9 +281,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--floors", action="store_true",
-                        help="also run (b), (c) and (d) on two reference servers: the "
-                        "same workers, batcher and models behind plain Flask routes and "
-                        "behind a bare WSGI function (scripts/floor_server.py)")
+                        help="also run (b), (c) and (d) on reference servers: the same "
+                        "workers, batcher and models behind flask-restx, plain Flask and "
+                        "bare WSGI, with nothing else (scripts/floor_server.py)")
     args = parser.parse_args()
     ensure_wrk()
 

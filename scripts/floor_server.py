@@ -1,13 +1,15 @@
 """Reference servers for the benchmark's floors (`bench.py --floors`).
 
-    python scripts/floor_server.py {wsgi|flask} PORT WORKERS
+    python scripts/floor_server.py {wsgi|flask|restx} PORT WORKERS
 
 The same gunicorn workers as `my-server-manage serve` (gevent pywsgi, the
 one-write handler, balanced accepts, the frozen heap, the switch after each
 response) and the same registry, micro-batcher and models, built from the
 same environment, in front of the least an embedding server can be:
   wsgi:  a bare WSGI function, no framework;
-  flask: plain Flask routes, no flask-restx.
+  flask: plain Flask routes;
+  restx: flask-restx resources, as the served API's (`/health/live` a plain
+         Flask route, as the served one).
 Neither checks bodies, keys, limits or versions, logs, counts or adds
 headers: what they cost is what the work itself costs on this machine's
 HTTP path, against which the served stack's ratios can be read (README,
@@ -23,7 +25,8 @@ from embedding_server.config import BaseConfig, load_config
 from embedding_server.server import GunicornServer, ServeOptions, cooperative, serve
 
 LIVE = b'{"status":"alive"}'
-PREFIX = "/api/v1/models/"
+API_PREFIX = "/api/v1"
+PREFIX = f"{API_PREFIX}/models/"
 Handler = Callable[[bytes], bytes]
 
 
@@ -80,7 +83,7 @@ def wsgi_app(routes: dict[str, Handler]) -> Callable:
     return app
 
 
-def flask_app(routes: dict[str, Handler]) -> Callable:
+def flask_app(routes: dict[str, Handler], restx: bool = False) -> Callable:
     from flask import Flask, Response, request
 
     app = Flask("floor")
@@ -89,11 +92,23 @@ def flask_app(routes: dict[str, Handler]) -> Callable:
     def live() -> Response:
         return Response(LIVE, mimetype="application/json")
 
-    @app.post(f"{PREFIX}<name>/<action>")
     def embedding(name: str, action: str) -> Response:
         return Response(routes[request.path](request.get_data()),
                         mimetype="application/json")
 
+    if not restx:
+        app.post(f"{PREFIX}<name>/<action>")(embedding)
+        return app
+    from flask_restx import Api, Namespace, Resource
+
+    namespace = Namespace("models")
+
+    @namespace.route("/<string:name>/<string:action>")
+    class Embedding(Resource):
+        def post(self, name: str, action: str) -> Response:
+            return embedding(name, action)
+
+    Api(app, prefix=API_PREFIX, doc=False).add_namespace(namespace, path="/models")
     return app
 
 
@@ -106,14 +121,15 @@ class FloorServer(GunicornServer):
         from embedding_server.heap import settle_heap
 
         routes = handlers(self._config)
-        app = wsgi_app(routes) if self._kind == "wsgi" else flask_app(routes)
+        app = (wsgi_app(routes) if self._kind == "wsgi"
+               else flask_app(routes, restx=self._kind == "restx"))
         settle_heap()  # as the real workers do
         return cooperative(app)
 
 
 def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[1] not in ("wsgi", "flask"):
-        raise SystemExit("usage: floor_server.py {wsgi|flask} PORT WORKERS")
+    if len(sys.argv) != 4 or sys.argv[1] not in ("wsgi", "flask", "restx"):
+        raise SystemExit("usage: floor_server.py {wsgi|flask|restx} PORT WORKERS")
     config = load_config()
     serve(config, ServeOptions(host="127.0.0.1", port=int(sys.argv[2]),
                                workers=int(sys.argv[3]), threads=1,
