@@ -10,10 +10,10 @@ same environment, in front of the least an embedding server can be:
   flask: plain Flask routes;
   restx: flask-restx resources, as the served API's (`/health/live` a plain
          Flask route, as the served one).
-Neither checks bodies, keys, limits or versions, logs, counts or adds
-headers: what they cost is what the work itself costs on this machine's
-HTTP path, against which the served stack's ratios can be read (README,
-"Benchmark"). Never a way to serve anything.
+None of them checks bodies, keys, limits or versions, logs, counts or adds
+headers: what each costs is what the work itself costs on this machine's
+HTTP path with that framework, against which the served stack's ratios can
+be read (README, "Benchmark"). Never a way to serve anything.
 """
 from __future__ import annotations
 

@@ -74,9 +74,11 @@ def test_reference_servers_answer_as_this_server(models_dir, tmp_path):
         for server in servers:
             server.wait_ready(models, limit=180)
 
-        def answer(server, path: str, body: dict) -> dict:
-            request = urllib.request.Request(server.base + path, data=json.dumps(body).encode())
-            with urllib.request.urlopen(request, timeout=30) as response:
+        def answer(server, path: str, body: dict | None = None) -> object:
+            data = None if body is None else json.dumps(body).encode()
+            with urllib.request.urlopen(urllib.request.Request(server.base + path, data=data),
+                                        timeout=30) as response:
+                assert response.status == 200
                 return json.loads(response.read())
 
         for model in models:
@@ -87,9 +89,8 @@ def test_reference_servers_answer_as_this_server(models_dir, tmp_path):
                 path = f"/api/v1/models/{model}/{action}"
                 ours, *floors = [answer(server, path, body) for server in servers]
                 assert floors == [ours] * 3, (path, body)
-        live = [urllib.request.urlopen(server.base + "/health/live", timeout=10).status
-                for server in servers]
-        assert live == [200] * 4
+        assert [answer(server, "/health/live") for server in servers] == [
+            {"status": "alive"}] * 4
     finally:
         for server in servers:
             server.stop()
