@@ -5,8 +5,10 @@ into a temporary directory; nothing is mocked.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+from types import ModuleType
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,14 @@ def models_dir(tmp_path_factory) -> Path:
     config["serving"] = {"profile": "bow-spanish"}
     (v2 / "net_config.json").write_text(json.dumps(config))
     return base
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of scripts/ (not a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def copy_model(models_dir: Path, name: str, target: Path) -> Path:

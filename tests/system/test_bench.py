@@ -1,5 +1,4 @@
 """The benchmark script end to end, in its shortest form (1 s runs, 1 run)."""
-import importlib.util
 import json
 import os
 import shutil
@@ -9,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 
 @pytest.mark.skipif(
@@ -56,17 +55,10 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
     assert "| bare WSGI, no framework |" in completed.stdout
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_reference_servers_answer_as_this_server(models_dir, tmp_path):
     """The floors are worth reading only if they do the same work: the same
     vectors, tokens and response shapes as the served API, for both models."""
-    bench = load_bench()
+    bench = load_script("bench")
     models = ["bow-spanish", "lstm-multilingual"]
     servers = [bench.Server(models_dir, models, 1, True, tmp_path / f"{kind}.log",
                             floor=kind) for kind in (None, "restx", "flask", "wsgi")]

@@ -1,20 +1,10 @@
 """scripts/swap_memory.py's leak figure: one stray reading must not move it, a leak must."""
-import importlib.util
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
 
-def load_script():
-    path = ROOT / "scripts" / "swap_memory.py"
-    spec = importlib.util.spec_from_file_location("swap_memory", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-growth = load_script().second_half_growth
+growth = load_script("swap_memory").second_half_growth
 
 
 def test_one_dip_in_the_earlier_half_is_not_growth():
