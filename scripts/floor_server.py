@@ -32,12 +32,13 @@ Handler = Callable[[bytes], bytes]
 
 def handlers(config: BaseConfig) -> dict[str, Handler]:
     """Per path, `/predict` and `/embed` request bodies to response bodies,
-    shaped as the served API's."""
+    built by the served API's own body builders."""
     # In the worker, after the fork: prometheus-client (the registry's
     # metrics) must not be imported before the master has set its directory.
     import orjson
 
-    from embedding_server.api.encoding import OPTIONS, base64_rows
+    from embedding_server.api.encoding import OPTIONS
+    from embedding_server.api.models import embed_body, predict_body
     from embedding_server.app import build_registry
 
     registry = build_registry(config)
@@ -47,21 +48,13 @@ def handlers(config: BaseConfig) -> dict[str, Handler]:
 
         def predict(data: bytes, servable: Any = servable, name: str = name) -> bytes:
             result = servable.embed([orjson.loads(data)["title"]])
-            return orjson.dumps({"ModelPrediction": {
-                "tokenizedTitle": result.tokens[0], "modelName": name,
-                "modelPrediction": result.vectors[0]}, "model_version": result.version},
-                option=OPTIONS)
+            return orjson.dumps(predict_body(name, result), option=OPTIONS)
 
         def embed(data: bytes, servable: Any = servable, name: str = name) -> bytes:
             body = orjson.loads(data)
             result = servable.embed(body["texts"])
-            vectors = result.vectors
-            return orjson.dumps({
-                "model": name, "model_version": result.version,
-                "dimension": int(vectors.shape[1]),
-                "embeddings": (base64_rows(vectors) if body.get("encoding_format") == "base64"
-                               else vectors),
-                "tokens": result.tokens}, option=OPTIONS)
+            return orjson.dumps(embed_body(name, result, body.get("encoding_format", "float")),
+                                option=OPTIONS)
 
         routes[f"{PREFIX}{name}/predict"] = predict
         routes[f"{PREFIX}{name}/embed"] = embed

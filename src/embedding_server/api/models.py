@@ -81,6 +81,22 @@ def timing(name: str, result: Embeddings) -> None:
                 ("X-Inference-Time", f"{result.inference_s * 1000:.3f}"))
 
 
+def predict_body(name: str, result: Embeddings) -> dict[str, Any]:
+    """/predict's answer: the seed's shape, plus the version."""
+    return {"ModelPrediction": {"tokenizedTitle": result.tokens[0], "modelName": name,
+                                "modelPrediction": result.vectors[0]},
+            "model_version": result.version}
+
+
+def embed_body(name: str, result: Embeddings, encoding_format: str) -> dict[str, Any]:
+    """/embed's answer, the vectors as floats or as base64 rows."""
+    vectors = result.vectors
+    return {"model": name, "model_version": result.version,
+            "dimension": int(vectors.shape[1]),
+            "embeddings": base64_rows(vectors) if encoding_format == "base64" else vectors,
+            "tokens": result.tokens}
+
+
 def embedding_response(body: dict[str, Any], name: str, result: Embeddings) -> Response:
     """The JSON response of an embedding endpoint, built directly: flask-restx
     passes a ready Response through instead of re-dispatching on its
@@ -119,10 +135,7 @@ class Predict(Resource):
         with app.extensions["registry"].use(name) as servable:
             body = parse_predict(json_body(), app.config["MAX_TEXT_CHARS"])
             result = servable.embed([body.title], body.length, body.parameters)
-        return embedding_response(
-            {"ModelPrediction": {"tokenizedTitle": result.tokens[0], "modelName": name,
-                                 "modelPrediction": result.vectors[0]},
-             "model_version": result.version}, name, result)
+        return embedding_response(predict_body(name, result), name, result)
 
 
 @model_route("/embed")
@@ -138,12 +151,8 @@ class Embed(Resource):
             body = parse_embed(json_body(), app.config["MAX_BATCH_TEXTS"],
                                app.config["MAX_TEXT_CHARS"])
             result = servable.embed(body.texts, body.length, normalize=body.normalize)
-        embeddings = (base64_rows(result.vectors) if body.encoding_format == "base64"
-                      else result.vectors)
-        return embedding_response(
-            {"model": name, "model_version": result.version,
-             "dimension": int(result.vectors.shape[1]),
-             "embeddings": embeddings, "tokens": result.tokens}, name, result)
+        return embedding_response(embed_body(name, result, body.encoding_format), name,
+                                  result)
 
 
 @model_route("/reload")
