@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Any, Mapping
 
 from flask import Flask
 from flask.sessions import SessionInterface
 
 from .api import create_blueprint
 from .api.access import install_rate_limits, install_response_headers
-from .api.errors import register_app_errors
+from .api.errors import already_logged, register_app_errors
 from .api.openai import create_openai_blueprint
 from .api.ops import create_ops_blueprint
 from .api.tfserving import create_tfserving_blueprint
@@ -19,6 +19,7 @@ from .logs import configure_logging
 from .request_log import install_request_log
 from .serving.batching import BatchPolicy
 from .serving.cache import make_cache
+from .serving.errors import ServingError
 from .serving.registry import ModelState, Registry
 from .serving.validation import ModelFiles
 from .serving.watcher import Watcher
@@ -39,6 +40,22 @@ class NoSessions(SessionInterface):
 
     def save_session(self, app, session, response) -> None:
         return None
+
+
+class EmbeddingServerFlask(Flask):
+    """Flask, with exceptions logged once.
+
+    flask-restx hands every 5xx it answers to `log_exception`, with its
+    traceback: an overload (429/503 from a model's queue) is no fault, and a
+    true server fault is logged already, with its request id, by the error
+    handlers (`api.errors`). Only what those never saw is logged here.
+    """
+
+    def log_exception(self, exc_info: Any) -> None:
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, ServingError) or already_logged(error):
+            return
+        super().log_exception(exc_info)
 
 
 def build_registry(config: BaseConfig) -> Registry:
@@ -67,7 +84,7 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     keyring = build_keyring(config)
     configure_logging(config.LOG_LEVEL, config.LOG_FILE, config.CONSOLE_LOG,
                       config.LOG_FORMAT)
-    app = Flask(__name__)
+    app = EmbeddingServerFlask(__name__)
     app.config.from_mapping(config.as_dict())
     app.json.sort_keys = False
     app.json.ensure_ascii = False

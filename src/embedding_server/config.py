@@ -58,6 +58,13 @@ def parse_non_negative_float(raw: str) -> float:
     return value
 
 
+def parse_positive_float(raw: str) -> float:
+    value = parse_non_negative_float(raw)
+    if value == 0:
+        raise ValueError("expected a finite number above 0")
+    return value
+
+
 def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -194,6 +201,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("WORKER_TIMEOUT", parse_positive_int, "60",
            "`serve`: seconds a silent worker lives before it is restarted, "
            "and the graceful shutdown time"),
+    # The HTTP layer of `serve` (README, "Connections and HTTP limits").
+    Option("WORKER_CONNECTIONS", parse_positive_int, "1000",
+           "`serve`: most open connections per worker; more wait in the listen "
+           "backlog until one closes"),
+    Option("KEEPALIVE_TIMEOUT", parse_positive_float, "5",
+           "`serve`: seconds a connection may sit idle (new, or after a response) "
+           "before its next request begins; then it is closed"),
+    Option("HEADER_TIMEOUT", parse_positive_float, "10",
+           "`serve`: seconds from a request's first byte to the end of its head; "
+           "then the connection is closed"),
+    Option("BODY_TIMEOUT", parse_positive_float, "30",
+           "`serve`: seconds from the end of a request's head to the end of its "
+           "body; then 408 and the connection is closed"),
+    Option("LIMIT_REQUEST_LINE", int_in(64, 8190), "4094",
+           "`serve`: longest request line, in bytes (longer: 414)"),
+    Option("LIMIT_REQUEST_FIELDS", int_in(1, 32768), "100",
+           "`serve`: most header fields in a request (more: 431)"),
+    Option("LIMIT_REQUEST_FIELD_SIZE", int_in(64, 65536), "8190",
+           "`serve`: longest header field, name and value, in bytes (longer: 431)"),
 )
 
 ENVIRONMENTS = ("development", "testing", "production")

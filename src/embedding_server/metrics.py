@@ -57,6 +57,9 @@ SWAPS = Counter("embedding_model_swaps_total",
                 "Times a new version replaced the served one", ["model"])
 CACHE_LOOKUPS = Counter("embedding_cache_lookups_total",
                         "Texts looked up in the embedding cache, by result", ["model", "result"])
+REFUSED = Counter("embedding_http_refused_total",
+                  "Requests refused before the application (malformed, too large), by status",
+                  ["status"])
 CACHE_ERRORS = Counter("embedding_cache_errors_total",
                        "Redis cache operations that failed (requests went on uncached)")
 
@@ -110,11 +113,18 @@ class ModelMetrics:
         self._swaps.inc()
 
 
+#: Request methods counted by name; any other is counted as "other", so a
+#: client cannot add series by sending made-up methods.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                     "TRACE", "PATCH"})
+
 #: Children by label values: `labels()` costs ~8 us a call, a dict lookup nothing.
 _REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
+    if method not in METHODS:
+        method = "other"
     key = (endpoint, method, status)
     children = _REQUEST_CHILDREN.get(key)
     if children is None:

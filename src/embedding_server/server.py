@@ -2,14 +2,16 @@
 
 Models are loaded in every worker after the fork (TensorFlow sessions and
 the batching threads must not cross a fork), and the master never imports
-TensorFlow. The default worker class is gevent's pywsgi, chosen by
-measurement (README, "Performance"): it spends about half the CPU per
-request of the sync worker and a third of gthread's, and it lets one worker
-hold many requests at once, which is what micro-batching needs.
+TensorFlow. The default worker class is gunicorn's gevent worker
+(`worker.gevent_worker`): gunicorn's own HTTP parser and limits, one
+greenlet per connection (it spends about half the CPU per request of the
+sync worker and a third of gthread's, and lets one worker hold many requests
+at once, which is what micro-batching needs), and a deadline on every read.
 """
 from __future__ import annotations
 
 import glob
+import math
 import os
 import shutil
 import signal
@@ -28,8 +30,7 @@ from .heap import settle_heap
 #: master must not import prometheus_client before it is set).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-WORKER_CLASSES = ("gevent_pywsgi", "gevent", "gthread", "sync")
-COOPERATIVE = ("gevent_pywsgi", "gevent")
+WORKER_CLASSES = ("gevent", "gthread", "sync")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ class ServeOptions:
     workers: int
     threads: int
     timeout: int
-    worker_class: str = "gevent_pywsgi"
-    connections: int = 1000
+    worker_class: str = "gevent"
 
 
 def default_workers() -> int:
@@ -51,17 +51,24 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
+def gunicorn_settings(options: ServeOptions, config: BaseConfig) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "bind": f"{options.host}:{options.port}",
         "workers": options.workers,
         "worker_class": options.worker_class,
         "threads": options.threads,
-        "worker_connections": options.connections,
+        "worker_connections": config.WORKER_CONNECTIONS,
         "timeout": options.timeout,
         "graceful_timeout": options.timeout,
-        "keepalive": 5,
+        # gunicorn's own idle timeout (gthread; sync keeps no connection
+        # open); the gevent worker keeps KEEPALIVE_TIMEOUT itself, to the ms.
+        "keepalive": max(1, math.ceil(config.KEEPALIVE_TIMEOUT)),
+        "limit_request_line": config.LIMIT_REQUEST_LINE,
+        "limit_request_fields": config.LIMIT_REQUEST_FIELDS,
+        "limit_request_field_size": config.LIMIT_REQUEST_FIELD_SIZE,
         "backlog": 2048,
+        # gunicorn 25+ opens a control socket in $HOME; nothing here uses it.
+        "control_socket_disable": True,
         "preload_app": False,
         "proc_name": "embedding-server",
         # Our request log (logger embedding_server.access) is the access log.
@@ -139,23 +146,12 @@ class ModelReloadArbiter(Arbiter):
             self.kill_worker(pid, signal.SIGHUP)
 
 
-def _pre_fork(server: Any, worker: Any) -> None:
-    """In the master: a balanced worker's slot in the connection table."""
-    claim = getattr(worker, "claim_slot", None)
-    if claim is not None:
-        claim(server.WORKERS.values())
-
-
 def _child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges and free its connection slot. Only
-    prometheus-client's helper is imported here: our metrics module would
-    create values in the master."""
+    """Drop a dead worker's live gauges. Only prometheus-client's helper is
+    imported here: our metrics module would create values in the master."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-    release = getattr(worker, "release_slot", None)
-    if release is not None:
-        release()
 
 
 class GunicornServer(BaseApplication):
@@ -165,14 +161,18 @@ class GunicornServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in gunicorn_settings(self._options).items():
+        for key, value in gunicorn_settings(self._options, self._config).items():
             self.cfg.set(key, value)
         self.cfg.set("child_exit", _child_exit)
-        if self._options.worker_class == "gevent_pywsgi":
-            from .accept import balanced_worker_class  # imports gevent: not for other classes
+        if self._options.worker_class == "gevent":
+            # Imports gevent: not for the other classes.
+            from .worker.connection import Deadlines
+            from .worker.gevent_worker import worker_class
 
-            self.cfg.set("worker_class", balanced_worker_class(self._options.workers))
-            self.cfg.set("pre_fork", _pre_fork)
+            config = self._config
+            self.cfg.set("worker_class", worker_class(Deadlines(
+                idle_s=config.KEEPALIVE_TIMEOUT, head_s=config.HEADER_TIMEOUT,
+                body_s=config.BODY_TIMEOUT)))
 
     def load(self) -> Callable:
         from .app import create_app  # in the worker, after the fork
@@ -189,8 +189,10 @@ class GunicornServer(BaseApplication):
         if asked:
             watcher.trigger()
         settle_heap()
-        if self._options.worker_class in COOPERATIVE:
-            return cooperative(app)
+        if self._options.worker_class == "gevent":
+            from .worker.body import checked
+
+            return cooperative(checked(app))
         return app
 
     def run(self) -> None:

@@ -23,6 +23,10 @@ def test_model_status(client):
     missing = client.get(BASE + "/versions/7")
     assert missing.status_code == 404
     assert "Specific(bow-spanish, 7)" in missing.get_json()["error"]
+    for digits in (19, 4301):  # past int64; past Python's int conversion limit
+        huge = client.get(BASE + "/versions/" + "9" * digits)
+        assert huge.status_code == 404
+        assert f"a version of {digits} digits" in huge.get_json()["error"]
     assert client.get("/v1/models/nope").status_code == 404
     assert "error" in client.get("/v1/models/nope").get_json()
 

@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from embedding_server.api.encoding import base64_rows, body_bytes
 
@@ -23,17 +24,26 @@ def test_a_sized_body_is_read_whole_and_no_further():
     {},  # no length stated
     {"CONTENT_LENGTH": ""},
     {"CONTENT_LENGTH": "-1"},
-    {"CONTENT_LENGTH": "17", "HTTP_TRANSFER_ENCODING": "chunked"},
-    {"CONTENT_LENGTH": "101"},  # over the limit: Werkzeug answers 413
 ])
-def test_any_other_body_is_left_to_werkzeug(headers):
+def test_a_body_without_framing_is_left_to_werkzeug(headers):
     stream = environ(b'{"title": "hola"}', **headers)
     assert body_bytes(stream, 100) is None
     assert stream["wsgi.input"].tell() == 0  # nothing consumed
 
 
-def test_no_limit_reads_any_sized_body():
-    assert body_bytes(environ(b"x" * 5000, CONTENT_LENGTH="5000"), None) == b"x" * 5000
+def test_a_sized_body_over_the_limit_is_413_unread():
+    stream = environ(b"x" * 101, CONTENT_LENGTH="101")
+    with pytest.raises(RequestEntityTooLarge, match="larger than 100 bytes"):
+        body_bytes(stream, 100)
+    assert stream["wsgi.input"].tell() == 0
+
+
+def test_a_chunked_body_is_read_to_the_limit_and_413_past_it():
+    # The WSGI server has undone the chunks: the input ends where the body does.
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked"}
+    assert body_bytes({"wsgi.input": io.BytesIO(b"x" * 100), **chunked}, 100) == b"x" * 100
+    with pytest.raises(RequestEntityTooLarge, match="MAX_CONTENT_LENGTH"):
+        body_bytes({"wsgi.input": io.BytesIO(b"x" * 101), **chunked}, 100)
 
 
 def test_base64_rows_are_little_endian_float32():

@@ -46,21 +46,35 @@ def base64_rows(vectors: np.ndarray) -> list[str]:
     return [text[start:start + width] for start in range(0, len(text), width)]
 
 
-def body_bytes(environ: dict, limit: int | None) -> bytes | None:
-    """The body of a request that states its length within `limit`, read in
-    one call; None for any other request, which Werkzeug's stream handles.
+def body_bytes(environ: dict, limit: int) -> bytes | None:
+    """The body of a sized or chunked request, 413 past `limit` bytes; None
+    for any other request (no body framing the WSGI server told us of),
+    which Werkzeug's stream handles.
 
-    Werkzeug wraps the input in a limiting stream first (cProfile: 5 % of a
-    single-text /predict); the WSGI server already stops the input at
-    Content-Length, so for a sized body the wrapper adds nothing.
+    A sized body is read in one call: Werkzeug wraps the input in a limiting
+    stream first (cProfile: 5 % of a single-text /predict), and the WSGI
+    server already stops the input at Content-Length. A chunked body is read
+    to one byte past the limit: Werkzeug's stream stops at the limit and
+    returns what it has, so a larger body was silently cut there.
     """
+    stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH", "")
-    if not length.isdigit() or "HTTP_TRANSFER_ENCODING" in environ:
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        data = stream.read(limit + 1)
+    elif length.isdigit():
+        if int(length) > limit:
+            raise _too_large(limit)
+        return stream.read(int(length))
+    else:
         return None
-    size = int(length)
-    if limit is not None and size > limit:
-        return None
-    return environ["wsgi.input"].read(size)
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
+
+
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    return RequestEntityTooLarge(
+        f"the request body is larger than {limit} bytes (MAX_CONTENT_LENGTH)")
 
 
 def decompressed(data: bytes, encoding: str, limit: int) -> bytes:

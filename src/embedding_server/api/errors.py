@@ -37,7 +37,13 @@ def server_fault_message(error: BaseException) -> str:
     """Log a server fault with its traceback; the client gets only the request id."""
     request_id = g.get("request_id", "unknown")
     log.error("server error (request id %s): %s", request_id, error, exc_info=error)
+    g.logged_fault = error
     return f"internal server error; quote request id {request_id} when reporting it"
+
+
+def already_logged(error: BaseException | None) -> bool:
+    """Whether `server_fault_message` logged this error for this request."""
+    return error is not None and g.get("logged_fault") is error
 
 
 def serving_error(error: ServingError) -> tuple[str, int, dict[str, str]]:

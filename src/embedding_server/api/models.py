@@ -62,7 +62,7 @@ def json_body() -> Any:
     current = request._get_current_object()  # one context lookup, not one per use
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     data = body_bytes(current.environ, limit)
-    if data is None:  # chunked, unsized or too large: Werkzeug's checks (413)
+    if data is None:  # no framing the server told of: Werkzeug's stream
         data = current.get_data(cache=False)
     encoding = current.environ.get("HTTP_CONTENT_ENCODING")
     if encoding:

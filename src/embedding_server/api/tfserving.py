@@ -131,12 +131,26 @@ def _predict(entry: ModelEntry, version: int | None) -> Response:
     return _json({key: result.vectors})
 
 
+#: Versions are int64 in TF Serving; more digits name no version (and past
+#: 4,300 digits Python refuses to convert them at all).
+_MAX_VERSION_DIGITS = 18
+
+
+def _version(digits: str | None, name: str) -> int | None:
+    if digits is None:
+        return None
+    if len(digits) > _MAX_VERSION_DIGITS:
+        raise TFServingError(f"Servable not found for request: Specific({name}, "
+                             f"a version of {len(digits)} digits)", 404)
+    return int(digits)
+
+
 def _route(rest: str) -> Response:
     match = _PATH.fullmatch(rest)
     if not match:
         raise TFServingError(f"malformed request path /v1/models/{rest}", 404)
     entry = registry().entry(match["name"])
-    version = int(match["version"]) if match["version"] else None
+    version = _version(match["version"], entry.name)
     verb = match["verb"]
     if request.method == "GET" and not verb:
         if match["metadata"]:
