@@ -146,6 +146,11 @@ def test_two_instances_behind_nginx_survive_losing_one(cluster):
     assert summary.get("200", 0) / total >= 0.999, summary
     assert set(ready_b) == {200}
 
+    # nginx keeps the instances' body limit at the edge, in the API's shape.
+    oversized = {"texts": ["hola " * 200_000 + "mundo"] * 3}  # ~3 MB
+    status, _, body = call(nginx, EMBED, oversized, LOAD_KEYS[0])
+    assert status == 413 and "MAX_CONTENT_LENGTH" in body["message"]
+
 
 def call_metrics(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
