@@ -21,7 +21,11 @@ is the median of its per-run ratios. With --floors, (b), (c) and (d) also run
 on three reference servers (scripts/floor_server.py: the same workers,
 batcher and models behind flask-restx resources, plain Flask routes and a
 bare WSGI function, with nothing else), each right after the same scenario
-on ours: how far the ratios can go with each.
+on ours: how far the ratios can go with each. With --baseline BIN_DIR, every
+served scenario also runs on the `serve` of another installation (its
+`my-server-manage` in BIN_DIR: a checkout of an earlier commit, say) right
+after ours, and the table gives ours over it, run by run: a change measured
+side by side in one sitting.
 Every load targets 127.0.0.1 and stops by itself.
 """
 from __future__ import annotations
@@ -147,7 +151,8 @@ class Server:
     servers (scripts/floor_server.py), started in its own process group."""
 
     def __init__(self, models_dir: Path, models: list[str], workers: int, batching: bool,
-                 log: Path, cache: bool = False, floor: str | None = None):
+                 log: Path, cache: bool = False, floor: str | None = None,
+                 bin_dir: Path = BIN):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Production, keyless on loopback; the cache only where it is measured.
@@ -158,7 +163,7 @@ class Server:
                    "BATCHING": str(batching).lower()}
         self.started = time.monotonic()
         command = ([sys.executable, str(FLOOR_SERVER), floor, str(self.port), str(workers)]
-                   if floor else [str(BIN / "my-server-manage"), "serve", "--port",
+                   if floor else [str(bin_dir / "my-server-manage"), "serve", "--port",
                                   str(self.port), "--workers", str(workers)])
         with open(log, "wb") as output:
             self.process = subprocess.Popen(
@@ -284,7 +289,12 @@ def main() -> None:
                         help="also run (b), (c) and (d) on reference servers: the same "
                         "workers, batcher and models behind flask-restx, plain Flask and "
                         "bare WSGI, with nothing else (scripts/floor_server.py)")
+    parser.add_argument("--baseline", type=Path, metavar="BIN_DIR",
+                        help="also run every served scenario on the `serve` of the "
+                        "installation whose my-server-manage is in BIN_DIR, right after ours")
     args = parser.parse_args()
+    if args.baseline and not (args.baseline / "my-server-manage").exists():
+        raise SystemExit(f"no my-server-manage in {args.baseline}")
     ensure_wrk()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -328,6 +338,13 @@ def main() -> None:
             servers[kind] = Server(models_dir, models, workers, True, scratch / f"{kind}.log",
                                    floor=kind)
             servers[kind].wait_ready(models)
+        modes = (True, False, "cached") if args.baseline else ()
+        for mode in modes:
+            servers[f"baseline:{mode}"] = Server(
+                models_dir, models, workers, mode is not False,
+                scratch / f"baseline-{mode}.log", cache=mode == "cached",
+                bin_dir=args.baseline)
+            servers[f"baseline:{mode}"].wait_ready(models)
         rss_ready = servers[True].worker_rss_mb()
         main_model = f"/api/v1/models/{args.model}"
         heavy = f"/api/v1/models/{args.heavy_model}"
@@ -345,10 +362,19 @@ def main() -> None:
             # The same 64 titles again and again: after the first round, all hits.
             ("cached_single", "cached", "single", main_model + "/predict", 32),
         ]
-        # Each reference server's run right after the same scenario's on ours.
-        scenarios = [variant for scenario in scenarios for variant in [scenario] + [
-            (f"{kind}:{scenario[0]}", kind, *scenario[2:]) for kind in floors
-            if scenario[0] in FLOOR_SCENARIOS]]
+
+        # Each reference server's run, and the baseline's, right after the
+        # same scenario's on ours.
+        def variants(scenario: tuple) -> list[tuple]:
+            name, mode, *rest = scenario
+            runs = [scenario]
+            runs += [(f"{kind}:{name}", kind, *rest) for kind in floors
+                     if name in FLOOR_SCENARIOS]
+            if args.baseline:
+                runs.append((f"baseline:{name}", f"baseline:{mode}", *rest))
+            return runs
+
+        scenarios = [variant for scenario in scenarios for variant in variants(scenario)]
         raw: dict[int, list[float]] = {1: [], 64: []}
         raw_cpu: dict[int, list[float]] = {1: [], 64: []}
         for run in range(args.runs):
@@ -423,6 +449,14 @@ def main() -> None:
         report["floors"][kind] = {
             "ratios": {name: median(values) for name, values in floor_runs.items()},
             "ratios_per_run": floor_runs, "cpu_ratios": cpu_against_limits(f"{kind}:")}
+    report["baseline"] = {}
+    for name in list(results):
+        if args.baseline and not name.startswith(("baseline:", *[f"{k}:" for k in floors])):
+            runs = paired(name, f"baseline:{name}")
+            report["baseline"][name] = {
+                "ratio": median(runs), "per_run": runs,
+                "cpu_ratio": report[f"baseline:{name}"]["cpu_us_per_req"]
+                / report[name]["cpu_us_per_req"]}
     report["a_raw"] = {"batch1_per_s": median(raw[1]), "batch64_per_s": median(raw[64]),
                        "batch1_cpu_us_per_text": median(raw_cpu[1]),
                        "batch64_cpu_us_per_text": raw_cpu_64, "processes": workers}
@@ -509,6 +543,21 @@ def print_table(r: dict, workers: int, seconds: int, runs: int) -> None:
         print(f"| {label} | {r['ratios'][key]:.2f} | {runs} | {by_cpu} | {target} |")
     if r["floors"]:
         print_floors(r)
+    if r["baseline"]:
+        print_baseline(r)
+
+
+def print_baseline(r: dict) -> None:
+    """Each served scenario on this server over the baseline's, run by run."""
+    print("\nThis server over the baseline (--baseline), each run side by side:")
+    print("\n| scenario | throughput, this / baseline | per run | CPU per request, "
+          "baseline / this | CPU per request, this and baseline |")
+    print("|---|---|---|---|---|")
+    for name, ratios in r["baseline"].items():
+        runs = ", ".join(f"{value:.2f}" for value in ratios["per_run"])
+        print(f"| {name} | {ratios['ratio']:.2f} | {runs} | {ratios['cpu_ratio']:.2f} | "
+              f"{r[name]['cpu_us_per_req']:,.0f} and "
+              f"{r['baseline:' + name]['cpu_us_per_req']:,.0f} µs |")
 
 
 def print_floors(r: dict) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import time
 
 import orjson
@@ -205,3 +206,56 @@ def test_made_up_methods_are_counted_as_other():
               for sample in metric.samples}
     assert ("/unit-test", "other", "405") in labels
     assert not any("MADEUP" in value for values in labels for value in values)
+
+
+def _pending(sock: socket.socket) -> bytes:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1 << 20)
+    except BlockingIOError:
+        return b""
+    finally:
+        sock.setblocking(True)
+
+
+def test_a_response_head_leaves_with_the_body(pair):
+    connection, client = pair
+    connection.serve(Request())
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+    assert _pending(client) == b""  # held
+    connection.sendall(b"ok")
+    assert _pending(client) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    connection.sendall(b"more")  # later pieces go as they come
+    assert _pending(client) == b"more"
+
+
+def test_a_head_without_a_body_leaves_when_the_request_ends(pair):
+    connection, client = pair
+    connection.serve(Request())
+    connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    connection.await_request()
+    assert _pending(client) == b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+def test_informational_answers_are_not_held(pair):
+    connection, client = pair
+    connection.serve(Request())
+    connection.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+    assert _pending(client).startswith(b"HTTP/1.1 103")
+    connection.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert _pending(client) == b""
+
+
+def test_a_large_body_follows_its_head_uncopied(pair):
+    connection, client = pair
+    connection.serve(Request())
+    body = b"x" * (300 * 1024)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(
+        b"".join(iter(lambda: client.recv(1 << 16), b""))))
+    reader.start()
+    connection.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    connection.sendall(body)
+    connection.close()
+    reader.join(5)
+    assert received == [b"HTTP/1.1 200 OK\r\n\r\n" + body]

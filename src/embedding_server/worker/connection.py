@@ -17,6 +17,11 @@ An idle or head deadline that passes ends the read as if the client had
 closed (gunicorn then closes quietly); a body deadline raises `BodyTimeout`,
 which the request body turns into a 408.
 
+A response leaves in one write: gunicorn sends its head, then its body, in
+two calls, so each answer took two trips through the kernel's TCP path and
+woke the client twice; the head is held until the body's first piece (or
+the end of the request) and sent with it.
+
 A connection closed with bytes of the client's still unread (a refused
 request, a body answered before it was read) lingers first, as nginx's
 `lingering_close` does: closing a socket whose receive buffer holds data
@@ -35,6 +40,8 @@ IDLE, HEAD, BODY = "idle", "head", "body"
 
 LINGER_S = 1.0
 LINGER_BYTES = 1 << 20
+#: A body up to this size is joined to its head and sent in one call.
+_JOIN_BELOW = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ class Connection:
         self._phase = IDLE
         self._deadline = monotonic() + deadlines.idle_s
         self._linger = False
+        #: The response head, held for the body's first piece.
+        self._head: bytes | None = None
+        self._hold_head = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -74,9 +84,11 @@ class Connection:
         self.request = request
         self._phase = BODY
         self._deadline = monotonic() + self.deadlines.body_s
+        self._hold_head = True  # gunicorn's first write of a response is its head
 
     def await_request(self) -> None:
         """The response is sent: the next request has `idle_s` to begin."""
+        self.flush()
         self.request = None
         self._phase = IDLE
         self._deadline = monotonic() + self.deadlines.idle_s
@@ -93,8 +105,41 @@ class Connection:
         """A request was refused before it was read to its end: linger on close."""
         self._linger = True
 
+    def sendall(self, data: bytes) -> None:
+        # An informational answer (103 Early Hints) goes at once; the final
+        # head is held. Both start "HTTP/1.x NNN": the status's first digit.
+        if self._hold_head and data[9:10] != b"1":
+            self._hold_head = False
+            self._head = bytes(data)
+            return
+        head = self._head
+        if head is None:
+            self._sock.sendall(data)
+            return
+        self._head = None
+        if len(data) <= _JOIN_BELOW:
+            self._sock.sendall(head + data)
+        else:  # no copy of a large body to save one call
+            self._sock.sendall(head)
+            self._sock.sendall(data)
+
+    def flush(self) -> None:
+        """Send a held head that no body followed (HEAD, 204, an error)."""
+        self._hold_head = False
+        head, self._head = self._head, None
+        if head is not None:
+            self._sock.sendall(head)
+
+    def sendfile(self, *args: Any, **kwargs: Any) -> Any:
+        self.flush()
+        return self._sock.sendfile(*args, **kwargs)
+
     def close(self) -> None:
         sock = self._sock
+        try:
+            self.flush()
+        except OSError:
+            pass  # the client is gone: nothing to finish
         if self._linger:
             self._linger = False
             try:
