@@ -2,9 +2,9 @@
 
     python scripts/floor_server.py {wsgi|flask|restx} PORT WORKERS
 
-The same gunicorn workers as `my-server-manage serve` (gunicorn's gevent
-worker with its read deadlines and body checks, the frozen heap, the switch
-after each response) and the same registry, micro-batcher and models, built from the
+The same gunicorn workers as `my-server-manage serve` (gevent pywsgi with
+the worker handler: strict reading, deadlines, one write per response;
+balanced accepts, the frozen heap, the switch after each response) and the same registry, micro-batcher and models, built from the
 same environment, in front of the least an embedding server can be:
   wsgi:  a bare WSGI function, no framework;
   flask: plain Flask routes;
@@ -112,13 +112,12 @@ class FloorServer(GunicornServer):
 
     def load(self) -> Callable:
         from embedding_server.heap import settle_heap
-        from embedding_server.worker.body import checked
 
         routes = handlers(self._config)
         app = (wsgi_app(routes) if self._kind == "wsgi"
                else flask_app(routes, restx=self._kind == "restx"))
         settle_heap()  # as the real workers do
-        return cooperative(checked(app))
+        return cooperative(app)
 
 
 def main() -> None:

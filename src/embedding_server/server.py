@@ -2,11 +2,13 @@
 
 Models are loaded in every worker after the fork (TensorFlow sessions and
 the batching threads must not cross a fork), and the master never imports
-TensorFlow. The default worker class is gunicorn's gevent worker
-(`worker.gevent_worker`): gunicorn's own HTTP parser and limits, one
-greenlet per connection (it spends about half the CPU per request of the
-sync worker and a third of gthread's, and lets one worker hold many requests
-at once, which is what micro-batching needs), and a deadline on every read.
+TensorFlow. The default worker class is gevent's pywsgi with this
+package's handler (`worker/`): one greenlet per connection (about half the
+CPU per request of the sync worker and a third of gthread's, and one worker
+holds many requests at once, which is what micro-batching needs), each
+request read as strictly as gunicorn's parser reads it, within deadlines.
+gunicorn's own gevent worker parses as strictly but costs 2.5 times the CPU
+of a cheap request (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from .heap import settle_heap
 #: master must not import prometheus_client before it is set).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-WORKER_CLASSES = ("gevent", "gthread", "sync")
+WORKER_CLASSES = ("gevent_pywsgi", "gevent", "gthread", "sync")
+COOPERATIVE = ("gevent_pywsgi", "gevent")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class ServeOptions:
     workers: int
     threads: int
     timeout: int
-    worker_class: str = "gevent"
+    worker_class: str = "gevent_pywsgi"
 
 
 def default_workers() -> int:
@@ -60,12 +63,11 @@ def gunicorn_settings(options: ServeOptions, config: BaseConfig) -> dict[str, An
         "worker_connections": config.WORKER_CONNECTIONS,
         "timeout": options.timeout,
         "graceful_timeout": options.timeout,
-        # gunicorn's own idle timeout (gthread; sync keeps no connection
-        # open); the gevent worker keeps KEEPALIVE_TIMEOUT itself, to the ms.
+        # gunicorn's own idle timeout (gevent, gthread; sync keeps no
+        # connection open); the pywsgi handler keeps KEEPALIVE_TIMEOUT itself.
         "keepalive": max(1, math.ceil(config.KEEPALIVE_TIMEOUT)),
-        # gunicorn's own parser, the one the hardening tests drive: "auto"
-        # would switch to gunicorn_h1c's C parser wherever it happens to be
-        # installed (it parsed no faster here: docs/performance.md).
+        # For the other worker classes: gunicorn's own parser, never the
+        # gunicorn_h1c C parser "auto" takes wherever it happens to be installed.
         "http_parser": "python",
         "limit_request_line": config.LIMIT_REQUEST_LINE,
         "limit_request_fields": config.LIMIT_REQUEST_FIELDS,
@@ -150,12 +152,23 @@ class ModelReloadArbiter(Arbiter):
             self.kill_worker(pid, signal.SIGHUP)
 
 
+def _pre_fork(server: Any, worker: Any) -> None:
+    """In the master: a balanced worker's slot in the connection table."""
+    claim = getattr(worker, "claim_slot", None)
+    if claim is not None:
+        claim(server.WORKERS.values())
+
+
 def _child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges. Only prometheus-client's helper is
-    imported here: our metrics module would create values in the master."""
+    """Drop a dead worker's live gauges and free its connection slot. Only
+    prometheus-client's helper is imported here: our metrics module would
+    create values in the master."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    release = getattr(worker, "release_slot", None)
+    if release is not None:
+        release()
 
 
 class GunicornServer(BaseApplication):
@@ -168,15 +181,13 @@ class GunicornServer(BaseApplication):
         for key, value in gunicorn_settings(self._options, self._config).items():
             self.cfg.set(key, value)
         self.cfg.set("child_exit", _child_exit)
-        if self._options.worker_class == "gevent":
+        if self._options.worker_class == "gevent_pywsgi":
             # Imports gevent: not for the other classes.
-            from .worker.connection import Deadlines
-            from .worker.gevent_worker import worker_class
+            from .worker.accept import balanced_worker_class
 
-            config = self._config
-            self.cfg.set("worker_class", worker_class(Deadlines(
-                idle_s=config.KEEPALIVE_TIMEOUT, head_s=config.HEADER_TIMEOUT,
-                body_s=config.BODY_TIMEOUT)))
+            self.cfg.set("worker_class", balanced_worker_class(
+                self._options.workers, http_policy(self._config)))
+            self.cfg.set("pre_fork", _pre_fork)
 
     def load(self) -> Callable:
         from .app import create_app  # in the worker, after the fork
@@ -193,10 +204,8 @@ class GunicornServer(BaseApplication):
         if asked:
             watcher.trigger()
         settle_heap()
-        if self._options.worker_class == "gevent":
-            from .worker.body import checked
-
-            return cooperative(checked(app))
+        if self._options.worker_class in COOPERATIVE:
+            return cooperative(app)
         return app
 
     def run(self) -> None:
@@ -205,6 +214,19 @@ class GunicornServer(BaseApplication):
         except RuntimeError as error:  # gunicorn's own start-up errors
             print(f"\nError: {error}\n", file=sys.stderr)
             sys.exit(1)
+
+
+def http_policy(config: BaseConfig) -> Any:
+    """The pywsgi handler's limits and deadlines, from the settings."""
+    from .worker.handler import HttpPolicy  # imports gevent: only for its worker
+    from .worker.request_headers import HeadLimits
+
+    return HttpPolicy(
+        request_line=config.LIMIT_REQUEST_LINE,
+        head=HeadLimits(fields=config.LIMIT_REQUEST_FIELDS,
+                        field_size=config.LIMIT_REQUEST_FIELD_SIZE),
+        idle_s=config.KEEPALIVE_TIMEOUT, head_s=config.HEADER_TIMEOUT,
+        body_s=config.BODY_TIMEOUT)
 
 
 def apply_serving_defaults(config: BaseConfig, options: ServeOptions) -> None:

@@ -9,7 +9,7 @@ OPTIONS = ServeOptions(host="127.0.0.1", port=8123, workers=2, threads=4, timeou
 def test_gunicorn_settings_load_models_after_the_fork():
     settings = gunicorn_settings(OPTIONS, load_config({}))
     assert settings["bind"] == "127.0.0.1:8123"
-    assert settings["workers"] == 2 and settings["worker_class"] == "gevent"
+    assert settings["workers"] == 2 and settings["worker_class"] == "gevent_pywsgi"
     assert settings["preload_app"] is False
     assert settings["timeout"] == settings["graceful_timeout"] == 30
     assert settings["accesslog"] is None
