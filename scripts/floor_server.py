@@ -4,8 +4,9 @@
 
 The same gunicorn workers as `my-server-manage serve` (gevent pywsgi with
 the worker handler: strict reading, deadlines, one write per response;
-balanced accepts, the frozen heap, the switch after each response) and the same registry, micro-batcher and models, built from the
-same environment, in front of the least an embedding server can be:
+balanced accepts, the frozen heap, the switch after each response) and
+the same registry, micro-batcher and models, built from the same
+environment, in front of the least an embedding server can be:
   wsgi:  a bare WSGI function, no framework;
   flask: plain Flask routes;
   restx: flask-restx resources, as the served API's (`/health/live` a plain
