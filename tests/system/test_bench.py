@@ -18,7 +18,9 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
     out = tmp_path / "bench.json"
     completed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--seconds", "1", "--runs", "1",
-         "--models-dir", str(models_dir), "--json", str(out), "--floors"],
+         "--models-dir", str(models_dir), "--json", str(out), "--floors",
+         # This installation as its own baseline: the side-by-side runs work.
+         "--baseline", str(os.path.dirname(sys.executable))],
         cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -53,6 +55,14 @@ def test_bench_measures_every_scenario(models_dir, tmp_path):
             "c_over_b", "bulk_over_raw", "bulk_b64_over_raw"}
         assert all(value > 0 for value in floor["ratios"].values())
     assert "| bare WSGI, no framework |" in completed.stdout
+    # Every served scenario also ran on the baseline's servers, right after ours.
+    assert set(report["baseline"]) == {
+        "b_ceiling", "c_single_on", "c_single_off", "d_bulk_on", "d_bulk_off", "d_bulk_b64_on",
+        "lstm_single_on", "lstm_single_off", "lstm_mixed_on", "overload_128", "cached_single"}
+    for name, compared in report["baseline"].items():
+        assert report[f"baseline:{name}"]["non2xx"] == 0, name
+        assert compared["ratio"] > 0 and compared["cpu_ratio"] > 0 and len(compared["per_run"]) == 1
+    assert "| b_ceiling |" in completed.stdout
 
 
 def test_reference_servers_answer_as_this_server(models_dir, tmp_path):

@@ -157,6 +157,18 @@ def test_a_well_formed_chunked_request_is_served_and_kept_alive(server):
     assert b'"modelName":"bow-spanish"' in received
 
 
+def test_a_small_unread_body_is_skipped_never_read_as_a_request(server):
+    port, _ = server
+    # /health/live reads no body: the server skips these bytes (their length
+    # is known and small) and keeps the connection; a request hidden in them
+    # is never answered.
+    data = (b"POST /health/live HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+            % len(SMUGGLED) + SMUGGLED
+            + b"GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    statuses, received, _ = exchange(port, data)
+    assert statuses == [405, 200], received[-300:]
+
+
 def _idle_then_closed(port: int, data: bytes) -> tuple[bytes, float]:
     _, received, closed_after = exchange(port, data, wait=IDLE_S + HEAD_S + 10)
     return received, closed_after

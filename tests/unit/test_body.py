@@ -11,7 +11,7 @@ from gevent.pywsgi import _InvalidClientInput
 from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestTimeout
 
 from embedding_server.metrics import REQUESTS, observe_request
-from embedding_server.worker.body import RequestBody, refusal
+from embedding_server.worker.body import DRAIN_LIMIT, RequestBody, refusal
 
 
 class Stream:
@@ -40,9 +40,26 @@ def test_a_sized_body_read_whole_has_ended_and_keeps_the_connection():
     assert closed == []
 
 
-def test_a_body_left_unread_closes_the_connection_instead_of_being_skipped():
-    request, closed = body(Stream(b"abc"), 3)
-    assert request.read(2) == b"ab" and not request.ended
+def test_a_small_sized_rest_left_unread_is_skipped_and_keeps_the_connection():
+    stream = Stream(b"abc")
+    request, closed = body(stream, 3)
+    assert request.read(1) == b"a" and not request.closes_connection
+    request._discard()
+    assert request.ended and closed == [] and stream.read() == b""
+
+
+def test_a_large_or_chunked_rest_closes_the_connection_instead_of_being_read():
+    for length in (DRAIN_LIMIT + 2, None):
+        stream = Stream(b"x" * (DRAIN_LIMIT + 2))
+        request, closed = body(stream, length)
+        assert request.read(1) == b"x" and request.closes_connection
+        request._discard()
+        assert closed == [True]
+        assert len(stream.read()) == DRAIN_LIMIT + 1  # nothing more was read
+
+
+def test_a_rest_that_never_comes_closes_at_the_deadline():
+    request, closed = body(Stream(b"ab", delay=0.3), 2, deadline_s=0.1)
     request._discard()
     assert closed == [True]
 

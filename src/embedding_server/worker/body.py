@@ -4,11 +4,15 @@ answered as the client's.
 Whatever goes wrong while the body is read is the client's fault and is
 answered as one: a malformed chunk (400), a body slower than its deadline
 (408), a client gone halfway (400; logged once, at INFO, by the access log
-like any client error). After any of these, and after any answer given
-before the body was read to its end (a 413 for a body over
-MAX_CONTENT_LENGTH, a refused API key), the connection is closed rather
-than drained: no byte of an unread body may be taken for the next request,
-and a slow client must not hold the worker while its body is skipped.
+like any client error). After any of these the connection is closed.
+
+A body the application did not read to its end (a GET that carries one, a
+413, a refused API key) is skipped, as nginx and gunicorn do, only when its
+length is known and the rest is small (`DRAIN_LIMIT`), within the body's
+deadline; otherwise (larger, chunked, slow) the answer says
+`Connection: close` and the connection closes: no byte of an unread body is
+ever taken for the next request, and a client cannot make the worker read
+a large body it has already refused.
 """
 from __future__ import annotations
 
@@ -18,7 +22,10 @@ from typing import Any, Callable, Iterator
 import orjson
 from gevent import Timeout
 from gevent.pywsgi import _InvalidClientInput
-from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestTimeout
+from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, RequestTimeout
+
+#: The most unread bytes of a sized body skipped to keep a connection open.
+DRAIN_LIMIT = 64 * 1024
 
 
 class RequestBody:
@@ -51,8 +58,23 @@ class RequestBody:
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
+    @property
+    def closes_connection(self) -> bool:
+        """Whether answering now must close the connection: the body is not
+        read to its end, and what is left is not small and sized."""
+        return not self.ended and (self._left is None or self._left > DRAIN_LIMIT)
+
     def _discard(self) -> None:
-        """pywsgi's hook after the response: skip no unread body, close."""
+        """pywsgi's hook after the response: skip a small sized rest, or close."""
+        if self.ended:
+            return
+        if self.closes_connection:
+            self._close()
+            return
+        try:
+            self.read(self._left)
+        except HTTPException:
+            return  # timed out, malformed or gone: closed already
         if not self.ended:
             self._close()
 

@@ -150,7 +150,7 @@ class WorkerHandler(OneWriteHandler):
         with Timeout(self.policy.idle_s, False):
             try:
                 return bool(self.rfile.peek(1))
-            except OSError:
+            except (OSError, ValueError):  # reset, or the file already closed
                 return False
         return False
 
@@ -203,10 +203,10 @@ class WorkerHandler(OneWriteHandler):
         self.close_connection = True
 
     def start_response(self, status: str, headers: list, exc_info: object = None) -> object:
-        # An answer given before the body was read to its end (a 413, a 401)
-        # closes the connection: the rest of the body is never skipped.
+        # An answer given before a large or chunked body was read to its end
+        # (a 413, a 401) closes the connection: that rest is never skipped.
         body = self.wsgi_input
-        if isinstance(body, RequestBody) and not body.ended:
+        if isinstance(body, RequestBody) and body.closes_connection:
             self.close_connection = True
         # gevent closes an HTTP/1.1 connection without saying so (RFC 9112, 9.6).
         if self.close_connection and self.request_version == "HTTP/1.1" and not any(
