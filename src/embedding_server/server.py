@@ -20,13 +20,16 @@ import signal
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from .config import ARBITER_PID_ENV, BaseConfig
 from .heap import settle_heap
+
+if TYPE_CHECKING:  # imports gevent: the master imports it only for its worker class
+    from .worker.handler import HttpPolicy
 
 #: prometheus-client's multiprocess directory (named here, not imported: the
 #: master must not import prometheus_client before it is set).
@@ -216,7 +219,7 @@ class GunicornServer(BaseApplication):
             sys.exit(1)
 
 
-def http_policy(config: BaseConfig) -> Any:
+def http_policy(config: BaseConfig) -> HttpPolicy:
     """The pywsgi handler's limits and deadlines, from the settings."""
     from .worker.handler import HttpPolicy  # imports gevent: only for its worker
     from .worker.request_headers import HeadLimits

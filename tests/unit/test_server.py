@@ -1,3 +1,5 @@
+import pytest
+
 from embedding_server.config import load_config
 from embedding_server.server import (
     GunicornServer, ServeOptions, apply_serving_defaults, cooperative, default_workers,
@@ -139,3 +141,29 @@ def test_a_sighup_during_the_model_load_is_acted_on_once_loaded(
         gc.unfreeze()  # load() froze this test process's heap
         app.extensions["watcher"].stop()
         registry.close()
+
+
+def test_the_http_settings_reach_gunicorn_and_the_handler():
+    from embedding_server.server import http_policy
+
+    config = load_config({"KEEPALIVE_TIMEOUT": "2.5", "HEADER_TIMEOUT": "4",
+                          "BODY_TIMEOUT": "6", "LIMIT_REQUEST_LINE": "100",
+                          "LIMIT_REQUEST_FIELDS": "7", "LIMIT_REQUEST_FIELD_SIZE": "300",
+                          "WORKER_CONNECTIONS": "50"})
+    settings = gunicorn_settings(OPTIONS, config)
+    assert settings["keepalive"] == 3 and settings["worker_connections"] == 50
+    assert (settings["limit_request_line"], settings["limit_request_fields"],
+            settings["limit_request_field_size"]) == (100, 7, 300)
+    policy = http_policy(config)
+    assert (policy.idle_s, policy.head_s, policy.body_s) == (2.5, 4.0, 6.0)
+    assert (policy.request_line, policy.head.fields, policy.head.field_size) == (100, 7, 300)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("LIMIT_REQUEST_LINE", "0"), ("LIMIT_REQUEST_LINE", "9000"), ("KEEPALIVE_TIMEOUT", "0"),
+    ("BODY_TIMEOUT", "-1"), ("LIMIT_REQUEST_FIELDS", "0"), ("WORKER_CONNECTIONS", "0")])
+def test_http_settings_out_of_range_are_refused(name, value):
+    from embedding_server.config import ConfigError
+
+    with pytest.raises(ConfigError, match=name):
+        load_config({name: value})

@@ -1,8 +1,8 @@
 """The serving process: what runs inside a gunicorn worker around the app.
 
-gunicorn parses HTTP (its hardened parser and its `limit_request_*`
-limits); this package adds what gunicorn's gevent worker leaves open: a
-deadline on every read of a connection (`connection`), a request body that
-answers its own faults as client errors (`body`), and client faults refused
-as JSON, logged as such, never as server errors (`gevent_worker`).
+`handler` reads each request as strictly as gunicorn's parser (framing,
+limits, Host), within idle, head and body deadlines, and sends each
+response in one write; `request_headers` is its header reader; `body` the
+request body the application reads; `accept` spreads new connections over
+the workers. Nothing here imports Flask or TensorFlow.
 """
