@@ -214,7 +214,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("BODY_TIMEOUT", parse_positive_float, "30",
            "`serve`: seconds from the end of a request's head to the end of its "
            "body; then 408 and the connection is closed"),
-    Option("LIMIT_REQUEST_LINE", int_in(64, 8190), "4094",
+    # gevent reads a request line of at most 8,191 bytes with its CRLF.
+    Option("LIMIT_REQUEST_LINE", int_in(64, 8189), "4094",
            "`serve`: longest request line, in bytes (longer: 414)"),
     Option("LIMIT_REQUEST_FIELDS", int_in(1, 32768), "100",
            "`serve`: most header fields in a request (more: 431)"),

@@ -84,7 +84,7 @@ class Refused(ValueError):
 _REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large",
             501: "Not Implemented"}
 #: RFC 9110, 9: a token; upper case by convention, as gunicorn requires.
-_METHOD = re.compile(r"[A-Z0-9!#$%&'*+\-.^_`|~]{3,20}\Z")
+_METHOD = re.compile(r"[A-Z0-9!$%&'*+\-.^_`|~]{3,20}\Z")
 #: RFC 9112, 3.2: a request target is printable ASCII, nothing else.
 _TARGET = re.compile(r"[\x21-\x7e]+\Z")
 
@@ -159,10 +159,11 @@ class WorkerHandler(OneWriteHandler):
 
     def read_request(self, raw_requestline: str) -> bool:
         line = raw_requestline
-        if not line.endswith("\r\n"):
-            if len(line) > self.policy.request_line + 2:
-                raise Refused(f"the request line is longer than {self.policy.request_line} "
-                              "bytes (LIMIT_REQUEST_LINE)", 414)
+        ended = line.endswith("\r\n")
+        if len(line) - 2 * ended > self.policy.request_line:  # gunicorn's count: no CRLF
+            raise Refused(f"the request line is longer than {self.policy.request_line} "
+                          "bytes (LIMIT_REQUEST_LINE)", 414)
+        if not ended:
             raise Refused("the request line does not end with CRLF")
         parts = line[:-2].split(" ")
         if len(parts) != 3:
@@ -192,11 +193,13 @@ class WorkerHandler(OneWriteHandler):
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
-        # The head was checked: a body is chunked, sized, or absent.
+        # The head was checked: a body is chunked, sized, or absent (gevent's
+        # input then reads nothing, and there is nothing to guard).
         chunked = "HTTP_TRANSFER_ENCODING" in environ
-        body = RequestBody(self.wsgi_input, None if chunked else self.content_length or 0,
-                           self.policy.body_s, self._close_after_response)
-        self.wsgi_input = environ["wsgi.input"] = body
+        if chunked or self.content_length:
+            body = RequestBody(self.wsgi_input, None if chunked else self.content_length,
+                               self.policy.body_s, self._close_after_response)
+            self.wsgi_input = environ["wsgi.input"] = body
         return environ
 
     def _close_after_response(self) -> None:

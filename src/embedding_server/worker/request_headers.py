@@ -9,7 +9,8 @@ deletion, `status`).
 
 It refuses, with the status gunicorn's parser gives the same block (the
 hostile-client tests drive both shapes, tests/system/test_http_hardening.py):
-- 431: more than `fields` lines, or a line longer than `field_size` bytes;
+- 431: more than `fields` lines, or a line longer than `field_size` bytes
+  (its CRLF included, as gunicorn counts);
 - 400: a line without CRLF (bare LF, or the stream ended), a name that is
   not a token (whitespace before the colon, a folded continuation line), a
   control character in a value (CR, LF, NUL, 0x01-0x1f but tab, DEL);
@@ -33,7 +34,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _LENGTH = re.compile(r"[0-9]{1,18}\Z")
 #: Transfer codings HTTP defines; any other is not implemented (501).
 _KNOWN_CODINGS = frozenset({"chunked", "identity", "gzip", "x-gzip", "deflate",
-                            "compress", "x-compress", "trailers"})
+                            "compress", "x-compress"})
 
 
 @dataclass(frozen=True)
@@ -99,21 +100,19 @@ def read_headers(stream: BinaryIO, limits: HeadLimits = HeadLimits()) -> Request
     """
     fields = []
     while True:
-        line = stream.readline(limits.field_size + 3)
+        # gunicorn counts a field's bytes with its CRLF: so does this limit.
+        line = stream.readline(limits.field_size + 1)
         if line == b"\r\n":
             break
         number = len(fields) + 1
+        if len(line) > limits.field_size:
+            return _refused(f"header line {number} is over {limits.field_size} bytes "
+                            "(LIMIT_REQUEST_FIELD_SIZE)", 431)
         if not line.endswith(b"\r\n"):
-            if len(line) > limits.field_size + 2:
-                return _refused(f"header line {number} is over {limits.field_size} bytes "
-                                "(LIMIT_REQUEST_FIELD_SIZE)", 431)
             return _refused(f"header line {number} does not end with CRLF")
         if number > limits.fields:
             return _refused(f"more than {limits.fields} header fields (LIMIT_REQUEST_FIELDS)",
                             431)
-        if len(line) - 2 > limits.field_size:
-            return _refused(f"header line {number} is over {limits.field_size} bytes "
-                            "(LIMIT_REQUEST_FIELD_SIZE)", 431)
         name, colon, value = line[:-2].decode("latin-1").partition(":")
         if not colon or not _TOKEN.match(name):
             return _refused(
