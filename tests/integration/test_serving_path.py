@@ -90,7 +90,7 @@ def test_full_queue_answers_429_with_retry_after_at_once(make_app):
     first.join()
 
 
-def test_request_waiting_past_its_timeout_gets_503(make_app):
+def test_request_waiting_past_its_timeout_gets_503(make_app, tmp_path):
     client = make_app(MODEL_NAMES="bow-spanish", REQUEST_TIMEOUT_MS="200",
                       BATCH_TIMEOUT_MS="2000").test_client()
     started = time.perf_counter()
@@ -99,6 +99,9 @@ def test_request_waiting_past_its_timeout_gets_503(make_app):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert "REQUEST_TIMEOUT_MS" in response.get_json()["message"]
+    # An overload is no server fault: its access-log line, no traceback.
+    log = (tmp_path / "api.log").read_text()
+    assert " 503 " in log and "Traceback" not in log
 
 
 def test_inference_error_is_a_logged_counted_503_for_that_model_only(make_app, tmp_path):
@@ -117,7 +120,9 @@ def test_inference_error_is_a_logged_counted_503_for_that_model_only(make_app, t
     assert response.status_code == 503
     assert "boom-1" in response.get_json()["message"]
     log = (tmp_path / "api.log").read_text()
-    assert "server error (request id boom-1)" in log and "Traceback" in log
+    assert "server error (request id boom-1)" in log
+    # One record, with its traceback (and its cause's); not again by flask-restx.
+    assert log.count(" ERROR ") == 1 and "Traceback" in log
     assert metric_value(app, "embedding_inference_errors_total",
                         model="lstm-multilingual") == errors_before + 1
     other = app.test_client().post("/api/v1/models/bow-spanish/predict", json={"title": "hola"})
