@@ -323,6 +323,8 @@ def test_client_faults_are_neither_500s_nor_tracebacks(server):
     time.sleep(0.5)  # the last log lines written
     text = log.read_text()
     assert "Traceback" not in text
+    # Nor on the server's own output (gunicorn's and gevent's messages).
+    assert "Traceback" not in (log.parent / "server.out").read_text(errors="replace")
     assert not re.search(r"\] \S+ \S+ 500 ", text)  # no access-log line of a 500
     assert text.count(" 429 ") >= statuses.count(429)
     series = _metric_series(port, "embedding_http_requests_total")
