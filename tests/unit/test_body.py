@@ -20,12 +20,16 @@ class Stream:
         self._data, self._error, self._delay = io.BytesIO(data), error, delay
 
     def read(self, size=-1):
+        return self._next(self._data.read, size)
+
+    def readline(self, size=-1):
+        return self._next(self._data.readline, size)
+
+    def _next(self, read, size):
         sleep(self._delay)
         if self._error:
             raise self._error
-        return self._data.read(-1 if size is None else size)
-
-    readline = read
+        return read(-1 if size is None else size)
 
 
 def body(stream: Stream, length: int | None, deadline_s: float = 30):
@@ -62,6 +66,11 @@ def test_a_rest_that_never_comes_closes_at_the_deadline():
     request, closed = body(Stream(b"ab", delay=0.3), 2, deadline_s=0.1)
     request._discard()
     assert closed == [True]
+
+
+def test_lines_as_pep_3333_reads_them():
+    request, _ = body(Stream(b"a\nb\n"), 4)
+    assert request.readlines() == [b"a\n", b"b\n"] and request.ended
 
 
 def test_no_body_has_ended_before_any_read():

@@ -55,6 +55,9 @@ class RequestBody:
         self._count(line, not line)
         return line
 
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return list(self)  # PEP 3333 asks for it; `hint` may be ignored
+
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
