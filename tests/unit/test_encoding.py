@@ -24,6 +24,7 @@ def test_a_sized_body_is_read_whole_and_no_further():
     {},  # no length stated
     {"CONTENT_LENGTH": ""},
     {"CONTENT_LENGTH": "-1"},
+    {"CONTENT_LENGTH": "\u00b2"},  # a digit to str.isdigit(), not to int()
 ])
 def test_a_body_without_framing_is_left_to_werkzeug(headers):
     stream = environ(b'{"title": "hola"}', **headers)

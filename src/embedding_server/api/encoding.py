@@ -61,10 +61,11 @@ def body_bytes(environ: dict, limit: int) -> bytes | None:
     length = environ.get("CONTENT_LENGTH", "")
     if "HTTP_TRANSFER_ENCODING" in environ:
         data = stream.read(limit + 1)
-    elif length.isdigit():
-        if int(length) > limit:
+    elif length.isascii() and length.isdigit():  # not "²", which int() refuses
+        size = int(length)
+        if size > limit:
             raise _too_large(limit)
-        return stream.read(int(length))
+        return stream.read(size)
     else:
         return None
     if len(data) > limit:

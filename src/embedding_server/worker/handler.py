@@ -1,6 +1,9 @@
-"""The `serve` workers' request handler: gevent's pywsgi handler, with each
-response's head and body leaving in one write, and request headers read
-without the email package (`request_headers`).
+"""The `serve` workers' request handler: gevent's pywsgi handler that reads
+each request as strictly as gunicorn's parser, within idle, head and body
+deadlines (`WorkerHandler`; why not gunicorn's own worker:
+docs/performance.md), sends each response's head and body in one write
+(`OneWriteHandler`), and reads request headers without the email package
+(`request_headers`).
 
 gevent's pywsgi handler sends a response's head and its body in two system
 calls. On a keep-alive connection that is two trips through the kernel's
