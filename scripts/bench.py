@@ -231,7 +231,7 @@ def raw_worker(models_dir: str, model: str, batch: int, seconds: float, threads:
     from embedding_server.demo.words import load_words
     from embedding_server.serving.batching import BatchPolicy
     from embedding_server.serving.registry import Registry
-    from embedding_server.heap import settle_heap
+    from embedding_server.worker.heap import settle_heap
 
     registry = Registry(models_dir, [model], policy=BatchPolicy(enabled=False),
                         tf_threads=threads)

@@ -23,7 +23,7 @@ import sys
 from typing import Any, Callable, Iterable
 
 from embedding_server.config import BaseConfig, load_config
-from embedding_server.server import GunicornServer, ServeOptions, cooperative, serve
+from embedding_server.worker.gunicorn import GunicornServer, ServeOptions, cooperative, serve
 
 LIVE = b'{"status":"alive"}'
 API_PREFIX = "/api/v1"
@@ -112,7 +112,7 @@ class FloorServer(GunicornServer):
         super().__init__(config, options)
 
     def load(self) -> Callable:
-        from embedding_server.heap import settle_heap
+        from embedding_server.worker.heap import settle_heap
 
         routes = handlers(self._config)
         app = (wsgi_app(routes) if self._kind == "wsgi"

@@ -15,14 +15,16 @@ from .api.ops import create_ops_blueprint
 from .api.tfserving import create_tfserving_blueprint
 from .auth import build_keyring
 from .config import BaseConfig, check_can_serve, load_config
-from .logs import configure_logging
-from .request_log import install_request_log
+from .observability.logs import configure_logging
+from .observability.request_log import install_request_log
 from .serving.batching import BatchPolicy
 from .serving.cache import make_cache
 from .serving.errors import ServingError
 from .serving.registry import ModelState, Registry
 from .serving.validation import ModelFiles
+from .serving.hooks import ProcessHooks
 from .serving.watcher import Watcher
+from .worker.heap import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class EmbeddingServerFlask(Flask):
         super().log_exception(exc_info)
 
 
-def build_registry(config: BaseConfig) -> Registry:
+def build_registry(config: BaseConfig, hooks: ProcessHooks | None = None) -> Registry:
     """A registry of the configured models, loaded (failures recorded, not raised)."""
     policy = BatchPolicy(enabled=config.BATCHING, max_size=config.BATCH_MAX_SIZE,
                          timeout_s=config.BATCH_TIMEOUT_MS / 1000,
@@ -69,15 +71,20 @@ def build_registry(config: BaseConfig) -> Registry:
                         ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN,
                         policy, config.TF_THREADS, config.MODEL_SETTLE_MS / 1000,
                         make_cache(config.CACHE_URL, config.CACHE_SIZE,
-                                   config.CACHE_TTL_SECONDS))
+                                   config.CACHE_TTL_SECONDS),
+                        hooks)
     registry.load_all()
     return registry
 
 
-def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
+def create_app(config: BaseConfig | Mapping[str, str] | None = None,
+               hooks: ProcessHooks | None = None) -> Flask:
     """A new app; `config` is a config object, a mapping of variables, or
-    None for the process environment (over ./.env). Raises ConfigError when
-    the configuration must not serve (production with development settings)."""
+    None for the process environment (over ./.env); `hooks` are what the
+    hosting process offers (default: memory release only, no siblings).
+    Raises ConfigError when the configuration must not serve (production
+    with development settings)."""
+    hooks = hooks or ProcessHooks(release_memory=release_memory)
     if not isinstance(config, BaseConfig):
         config = load_config(config)
     check_can_serve(config)
@@ -89,9 +96,9 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.session_interface = NoSessions()
-    registry = build_registry(config)
+    registry = build_registry(config, hooks)
     app.extensions["registry"] = registry
-    watcher = Watcher(registry, config.MODEL_POLL_SECONDS)
+    watcher = Watcher(registry, config.MODEL_POLL_SECONDS, hooks.notify_siblings)
     if config.MODEL_POLL_SECONDS:
         watcher.start()
     app.extensions["watcher"] = watcher

@@ -7,7 +7,7 @@ import sysconfig
 import click
 
 from .config import BaseConfig, ConfigError, check_can_serve, load_config
-from . import server
+from .worker import gunicorn as server
 
 
 def _config() -> BaseConfig:
@@ -54,7 +54,7 @@ def run(host: str | None, port: int | None) -> None:
         app = _placeholder_app
     else:
         from .app import create_app
-        from .serving.watcher import on_sighup
+        from .worker.signals import on_sighup
 
         app = create_app(config)
         on_sighup(app.extensions["watcher"].trigger)

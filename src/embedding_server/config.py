@@ -14,11 +14,6 @@ from typing import Any, Callable, Mapping
 from dotenv import dotenv_values
 
 
-#: Set by `serve` to the gunicorn master's pid, for workers to ask it to
-#: relay a SIGHUP to all workers (internal: not an option).
-ARBITER_PID_ENV = "EMBEDDING_SERVER_ARBITER_PID"
-
-
 DEFAULT_SECRET_KEY = "my_precious_secret_key"
 
 

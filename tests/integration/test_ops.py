@@ -99,7 +99,7 @@ def test_metrics_are_prometheus_text_with_every_documented_family(client):
 def test_readme_documents_every_metric():
     from pathlib import Path
 
-    from embedding_server import metrics
+    from embedding_server.observability import metrics
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     names = [value._name for value in vars(metrics).values()

@@ -10,7 +10,7 @@ from gevent import sleep
 from gevent.pywsgi import _InvalidClientInput
 from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestTimeout
 
-from embedding_server.metrics import REQUESTS, observe_request
+from embedding_server.observability.metrics import REQUESTS, observe_request
 from embedding_server.worker.body import DRAIN_LIMIT, RequestBody, refusal
 
 

@@ -2,7 +2,7 @@ import pytest
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
 
 from embedding_server.api.payloads import parse_embed, parse_predict, parse_similarity
-from embedding_server.request_log import request_id_from
+from embedding_server.observability.request_log import request_id_from
 
 
 def test_predict_body_with_every_field():

@@ -1,7 +1,7 @@
 import pytest
 
 from embedding_server.config import load_config
-from embedding_server.server import (
+from embedding_server.worker.gunicorn import (
     GunicornServer, ServeOptions, apply_serving_defaults, cooperative, default_workers,
     gunicorn_settings, yield_to_sockets)
 
@@ -90,7 +90,7 @@ def test_the_switch_after_a_response_lets_ready_sockets_go_first():
 def test_settle_heap_freezes_what_start_up_left():
     import gc
 
-    from embedding_server.heap import settle_heap
+    from embedding_server.worker.heap import settle_heap
 
     before = gc.get_freeze_count()
     try:
@@ -116,8 +116,8 @@ def test_a_sighup_during_the_model_load_is_acted_on_once_loaded(
     add_version(models_dir, tmp_path / "models", 1)
     real_create_app = app_module.create_app
 
-    def create_app_then_a_new_version_and_a_sighup(config):
-        app = real_create_app(config)
+    def create_app_then_a_new_version_and_a_sighup(config, hooks=None):
+        app = real_create_app(config, hooks)
         add_version(models_dir, tmp_path / "models", 2)
         os.kill(os.getpid(), signal.SIGHUP)  # still inside the worker's load
         return app
@@ -144,7 +144,7 @@ def test_a_sighup_during_the_model_load_is_acted_on_once_loaded(
 
 
 def test_the_http_settings_reach_gunicorn_and_the_handler():
-    from embedding_server.server import http_policy
+    from embedding_server.worker.gunicorn import http_policy
 
     config = load_config({"KEEPALIVE_TIMEOUT": "2.5", "HEADER_TIMEOUT": "4",
                           "BODY_TIMEOUT": "6", "LIMIT_REQUEST_LINE": "100",

@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..auth import REALM, KeyRing, key_from
 from ..config import BaseConfig, ConfigError
-from ..request_log import RESPONSE_HEADERS
+from ..observability.request_log import RESPONSE_HEADERS
 
 #: Endpoints open to everyone: the documentation, the probes, the metrics.
 OPEN_ENDPOINTS = frozenset({"api.doc", "api.root", "api.specs", "restx_doc.static",

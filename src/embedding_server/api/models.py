@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 from werkzeug.exceptions import BadRequest
 
-from ..request_log import add_headers, note_model
+from ..observability.request_log import add_headers, note_model
 from ..serving.registry import Registry
 from ..serving.servable import Embeddings
 from ..serving.watcher import Watcher

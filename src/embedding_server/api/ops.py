@@ -8,7 +8,7 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, current_app
 
-from ..metrics import render
+from ..observability.metrics import render
 
 JSON = "application/json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_restx import Resource
 
-from ..request_log import note_model
+from ..observability.request_log import note_model
 from ..serving.servable import cosine_similarities
 from .models import json_body, model_route, ns, reads_body, registry, schema, timing
 from .payloads import parse_similarity, parse_tokenize

@@ -19,7 +19,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
-from ..metrics import ModelMetrics
+from ..observability.metrics import ModelMetrics
 from .errors import InferenceFailed, ModelNotAvailable, QueueFull, RequestTimedOut
 
 #: Runs rows of token ids with the parameters of a batch key; returns vectors.

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 from cachetools import LRUCache
 
-from ..metrics import CACHE_ERRORS
+from ..observability.metrics import CACHE_ERRORS
 
 log = logging.getLogger(__name__)
 

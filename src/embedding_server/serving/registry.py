@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator
 
-from .. import heap
-from ..metrics import ModelMetrics
+from ..observability.metrics import ModelMetrics
 from .batching import BatchPolicy, native_thread_call
 from .cache import EmbeddingCache
 from .errors import ModelNotAvailable, ModelNotFound
+from .hooks import ProcessHooks
 from .servable import Servable
 from .text import Vocabulary
 from .tf1 import TF1Runner, describe_tf_error
@@ -147,7 +147,9 @@ class Registry:
     def __init__(self, base_dir: str, names: Iterable[str],
                  files: ModelFiles | None = None, oov_token: str | None = "<OOV>",
                  policy: BatchPolicy | None = None, tf_threads: int = 0,
-                 settle_s: float = 1.0, cache: EmbeddingCache | None = None):
+                 settle_s: float = 1.0, cache: EmbeddingCache | None = None,
+                 hooks: ProcessHooks | None = None):
+        self.hooks = hooks or ProcessHooks()
         self.files = files or ModelFiles()
         self.oov_token = oov_token
         self.policy = policy or BatchPolicy()
@@ -281,7 +283,7 @@ class Registry:
 
     def _release_when_closed(self, old: Servable) -> None:
         if old.closed.wait(self.policy.request_timeout_s + 1):
-            heap.release_memory()
+            self.hooks.release_memory()
 
     def _settle_state(self, entry: ModelEntry, found: dict[int, OnDisk]) -> None:
         with self._lock:

@@ -7,7 +7,7 @@ from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
-from ..metrics import ModelMetrics
+from ..observability.metrics import ModelMetrics
 from .batching import BatchPolicy, make_scheduler
 from .cache import Cached, EmbeddingCache, cache_key
 from .errors import InvalidParameter

@@ -3,12 +3,9 @@ and whenever it is asked (SIGHUP, POST .../reload)."""
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 from typing import Callable
 
-from ..config import ARBITER_PID_ENV
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -22,8 +19,10 @@ class Watcher:
     a greenlet whose loads the registry hands to native threads.
     """
 
-    def __init__(self, registry: Registry, poll_s: float = 0.0):
+    def __init__(self, registry: Registry, poll_s: float = 0.0,
+                 notify_siblings: Callable[[], None] = lambda: None):
         self.registry = registry
+        self._notify_siblings = notify_siblings
         self.poll_s = poll_s
         self._wake = threading.Event()
         self._stop = False
@@ -43,11 +42,9 @@ class Watcher:
         self._wake.set()
 
     def notify_siblings(self) -> None:
-        """Under `serve`, have every worker look for new versions (the master
-        relays SIGHUP to each); elsewhere there are no siblings."""
-        arbiter = os.environ.get(ARBITER_PID_ENV, "")
-        if arbiter.isdigit() and int(arbiter) == os.getppid():
-            os.kill(int(arbiter), signal.SIGHUP)
+        """Have the other processes serving these models look too (a hook
+        the process layer gives; nothing to do in a single process)."""
+        self._notify_siblings()
 
     def stop(self) -> None:
         self._stop = True
@@ -65,20 +62,3 @@ class Watcher:
                 self.registry.refresh_all(wait=woken)
             except Exception:  # the watcher must outlive any one bad scan
                 log.exception("looking for new model versions failed")
-
-
-def on_sighup(callback: Callable[[], None]) -> None:
-    """Call `callback` on SIGHUP, in a way safe for gevent and for threads.
-
-    Must be called from the main thread.
-    """
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        monkey = None
-    if monkey is not None and monkey.is_module_patched("signal"):
-        import gevent
-
-        gevent.signal_handler(signal.SIGHUP, callback)
-        return
-    signal.signal(signal.SIGHUP, lambda signum, frame: callback())

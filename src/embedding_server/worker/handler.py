@@ -25,7 +25,7 @@ from typing import BinaryIO
 from gevent import Timeout
 from gunicorn.workers.ggevent import PyWSGIHandler
 
-from ..metrics import REFUSED
+from ..observability.metrics import REFUSED
 from .body import RequestBody, refusal
 from .request_headers import HeadLimits, RequestHeaders, read_headers
 

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from .config import ARBITER_PID_ENV, BaseConfig
-from .heap import settle_heap
+from ..config import BaseConfig
+from ..serving.hooks import ProcessHooks
+from .heap import release_memory, settle_heap
+from .signals import ARBITER_PID_ENV, notify_siblings, on_sighup
 
 if TYPE_CHECKING:  # imports gevent: the master imports it only for its worker class
-    from .worker.handler import HttpPolicy
+    from .handler import HttpPolicy
 
 #: prometheus-client's multiprocess directory (named here, not imported: the
 #: master must not import prometheus_client before it is set).
@@ -186,22 +188,22 @@ class GunicornServer(BaseApplication):
         self.cfg.set("child_exit", _child_exit)
         if self._options.worker_class == "gevent_pywsgi":
             # Imports gevent: not for the other classes.
-            from .worker.accept import balanced_worker_class
+            from .accept import balanced_worker_class
 
             self.cfg.set("worker_class", balanced_worker_class(
                 self._options.workers, http_policy(self._config)))
             self.cfg.set("pre_fork", _pre_fork)
 
     def load(self) -> Callable:
-        from .app import create_app  # in the worker, after the fork
-        from .serving.watcher import on_sighup
+        from ..app import create_app  # in the worker, after the fork
 
         # gunicorn leaves SIGHUP deadly in a worker. One that arrives while the
         # models load is kept and acted on once they have: the load may have
         # read the disk before the new version was there.
         asked: list[int] = []
         signal.signal(signal.SIGHUP, lambda signum, frame: asked.append(signum))
-        app = create_app(self._config)
+        app = create_app(self._config, ProcessHooks(release_memory=release_memory,
+                                                    notify_siblings=notify_siblings))
         watcher = app.extensions["watcher"]
         on_sighup(watcher.trigger)
         if asked:
@@ -221,8 +223,8 @@ class GunicornServer(BaseApplication):
 
 def http_policy(config: BaseConfig) -> HttpPolicy:
     """The pywsgi handler's limits and deadlines, from the settings."""
-    from .worker.handler import HttpPolicy  # imports gevent: only for its worker
-    from .worker.request_headers import HeadLimits
+    from .handler import HttpPolicy  # imports gevent: only for its worker
+    from .request_headers import HeadLimits
 
     return HttpPolicy(
         request_line=config.LIMIT_REQUEST_LINE,
