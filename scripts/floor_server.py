@@ -38,8 +38,8 @@ def handlers(config: BaseConfig) -> dict[str, Handler]:
     # metrics) must not be imported before the master has set its directory.
     import orjson
 
-    from embedding_server.api.encoding import OPTIONS
-    from embedding_server.api.models import embed_body, predict_body
+    from embedding_server.api.common import OPTIONS
+    from embedding_server.api.native.models import embed_body, predict_body
     from embedding_server.app import build_registry
 
     registry = build_registry(config)

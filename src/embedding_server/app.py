@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from .api import create_blueprint
+from .api.native import create_blueprint
 from .api.access import install_rate_limits, install_response_headers
 from .api.errors import already_logged, register_app_errors
 from .api.openai import create_openai_blueprint

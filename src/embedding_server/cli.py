@@ -110,6 +110,8 @@ def _load_registry():
 @main.command()
 def check() -> None:
     """Validate and load every configured model; exit 1 if any failed."""
+    from .serving.registry import ModelState
+
     registry = _load_registry()
     failed = False
     for entry in registry.entries():
@@ -120,7 +122,7 @@ def check() -> None:
             for problem in entry.problems:
                 click.echo(f"  - {problem}")
         for other in entry.versions.values():
-            if other.state.value == "FAILED" and entry.version is not None:
+            if other.state is ModelState.FAILED and entry.version is not None:
                 failed = True
                 click.echo(f"  - version {other.version} FAILED: {other.error}")
     registry.close()

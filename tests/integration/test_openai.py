@@ -124,8 +124,39 @@ def test_raw_http_shape_and_alias(served, make_app):
     bad = client.post("/v1/embeddings", headers=headers,
                       json={"model": "bow-spanish", "input": "x", "colour": 1})
     assert bad.status_code == 400
-    assert bad.get_json()["error"] == {"message": "unknown parameter(s): colour",
+    assert bad.get_json()["error"] == {"message": "unknown field(s): colour; accepted: "
+                                       "dimensions, encoding_format, input, model, "
+                                       "truncate, user",
                                        "type": "invalid_request_error", "param": "colour",
                                        "code": None}
     assert client.post("/v1/embeddings", data=b"{", headers=headers).get_json()[
         "error"]["type"] == "invalid_request_error"
+
+
+def test_every_api_applies_the_same_text_limits_and_truncate(make_app):
+    """A text over MAX_TEXT_CHARS: 413 from the native, OpenAI and TF Serving
+    APIs alike, and the same vector from each when the body says truncate."""
+    app = make_app(MODEL_NAMES="bow-spanish", MAX_TEXT_CHARS="10")
+    client = app.test_client()
+    long_text = "hola mundo buenos días"
+    calls = {
+        "native": ("/api/v1/models/bow-spanish/embed", {"texts": [long_text]},
+                   lambda body: body["embeddings"][0]),
+        "openai": ("/v1/embeddings", {"model": "bow-spanish", "input": long_text},
+                   lambda body: body["data"][0]["embedding"]),
+        "tfserving": ("/v1/models/bow-spanish:predict", {"instances": [long_text]},
+                      lambda body: body["predictions"][0]),
+    }
+    vectors = {}
+    for api, (path, body, vector) in calls.items():
+        assert client.post(path, json=body).status_code == 413, api
+        cut = client.post(path, json={**body, "truncate": True})
+        assert cut.status_code == 200, (api, cut.get_json())
+        vectors[api] = np.asarray(vector(cut.get_json()))
+    exact = client.post("/api/v1/models/bow-spanish/embed",
+                        json={"texts": [long_text[:10]], "normalize": True}).get_json()
+    expected = np.asarray(exact["embeddings"][0])
+    assert np.allclose(vectors["openai"], expected, atol=1e-6)
+    norm = np.linalg.norm(vectors["native"])
+    assert np.allclose(vectors["native"] / norm, expected, atol=1e-6)
+    assert np.allclose(vectors["tfserving"], vectors["native"], atol=1e-6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, request
 from flask_limiter import Limiter
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ..auth import REALM, KeyRing, key_from
 from ..config import BaseConfig, ConfigError
 from ..observability.request_log import RESPONSE_HEADERS
+from .common import json_response
 
 #: Endpoints open to everyone: the documentation, the probes, the metrics.
 OPEN_ENDPOINTS = frozenset({"api.doc", "api.root", "api.specs", "restx_doc.static",
@@ -33,9 +34,7 @@ def client_id(keyring: KeyRing) -> str | None:
 
 
 def _json_message(message: str) -> Response:
-    response = jsonify(message=message)
-    response.status_code = 401
-    return response
+    return json_response({"message": message}, 401)
 
 
 def install_auth(blueprint: Blueprint, keyring: KeyRing,

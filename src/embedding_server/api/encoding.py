@@ -1,30 +1,14 @@
-"""Response encoding: orjson, which writes numpy arrays without a Python list.
-
-Embedding responses are mostly floats; `json.dumps` over `ndarray.tolist()`
-was the largest single cost of a small request. Bulk clients can ask for
-base64 (little-endian float32), which is smaller still and exact.
+"""Bytes on the wire: request bodies read within MAX_CONTENT_LENGTH (sized,
+chunked or gzip-compressed), and embeddings as base64 for bulk clients
+(little-endian float32: smaller than JSON floats, and exact).
 """
 from __future__ import annotations
 
 import zlib
-from typing import Any, Mapping
 
 import numpy as np
-import orjson
 import pybase64
-from flask import Response, current_app
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
-
-OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def output_json(data: Any, code: int, headers: Mapping[str, str] | None = None) -> Response:
-    """flask-restx representation for application/json."""
-    response = current_app.response_class(orjson.dumps(data, option=OPTIONS),
-                                          status=code, mimetype="application/json")
-    if headers:
-        response.headers.extend(headers)
-    return response
 
 
 def base64_rows(vectors: np.ndarray) -> list[str]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, Response, g
 from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
 from ..serving.errors import (
     InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
     RequestTimedOut, ServingError)
+from .common import json_response
+from .requests import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ def http_headers(error: HTTPException) -> dict[str, str]:
 
 def register_api_errors(api: Api) -> None:
     # Registered before the catch-all below: restx takes the first match.
+    @api.errorhandler(InvalidRequest)
+    def invalid(error: InvalidRequest):
+        return {"message": error.message}, error.status
+
     @api.errorhandler(ServingError)
     def serving(error: ServingError):
         message, status, headers = serving_error(error)
@@ -80,14 +86,10 @@ def register_app_errors(app: Flask) -> None:
     """The same JSON shape for routes outside the API (e.g. an unknown path)."""
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        response = jsonify(message=error.description)
-        response.status_code = error.code
-        response.headers.extend(http_headers(error))
-        return response
+    def http_error(error: HTTPException) -> Response:
+        return json_response({"message": error.description}, error.code or 500,
+                             http_headers(error))
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception):
-        response = jsonify(message=server_fault_message(error))
-        response.status_code = 500
-        return response
+    def unexpected(error: Exception) -> Response:
+        return json_response({"message": server_fault_message(error)}, 500)

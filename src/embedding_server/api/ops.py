@@ -5,16 +5,10 @@ open (no auth, no rate limit) so orchestration never locks itself out.
 """
 from __future__ import annotations
 
-import orjson
 from flask import Blueprint, Response, current_app
 
 from ..observability.metrics import render
-
-JSON = "application/json"
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status=status, mimetype=JSON)
+from .common import json_response
 
 
 def create_ops_blueprint() -> Blueprint:
@@ -23,7 +17,7 @@ def create_ops_blueprint() -> Blueprint:
     @blueprint.get("/health/live")
     def live() -> Response:
         """200 while the process answers at all."""
-        return _json({"status": "alive"})
+        return json_response({"status": "alive"})
 
     @blueprint.get("/health/ready")
     def ready() -> Response:
@@ -33,7 +27,7 @@ def create_ops_blueprint() -> Blueprint:
                    "version": entry.version, "error": entry.error}
                   for entry in registry.entries()]
         is_ready = registry.ready()
-        return _json({"ready": is_ready, "models": models}, 200 if is_ready else 503)
+        return json_response({"ready": is_ready, "models": models}, 200 if is_ready else 503)
 
     @blueprint.get("/metrics")
     def metrics() -> Response:

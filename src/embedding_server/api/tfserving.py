@@ -6,23 +6,25 @@ text (the server tokenizes) and returns the embedding: `{"instances":
 [[...], ...]}`; `{"inputs": [...]}` (columnar, or `{"text": [...]}`) gives
 `{"outputs": [[...], ...]}`. Versions are the registry's; a request for a
 version that is not the one serving is 404, as in TF Serving for a version it
-does not hold. Errors are `{"error": "..."}`.
+does not hold. Texts are checked as in every API here (`requests`); a body
+may add `"truncate": true`. Errors are `{"error": "..."}`.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import KeyRing
 from ..serving.errors import ServingError
 from ..serving.registry import ModelEntry, ModelState
 from .access import install_auth
+from .common import json_body, json_response, limits, registry, timing
 from .errors import http_headers, serving_error
-from .models import json_body, registry, timing
+from .requests import (
+    TRUNCATE, Context, Field, Form, InvalidRequest, String, check_texts, truncate_flag)
 
 _PATH = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                    r"(?:(?P<metadata>/metadata)|:(?P<verb>[a-z]+))?")
@@ -41,13 +43,7 @@ class TFServingError(Exception):
 
 
 def error_response(status: int, message: str, headers: Any = None) -> Response:
-    return Response(orjson.dumps({"error": message}), status=status,
-                    mimetype="application/json", headers=headers or {})
-
-
-def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    mimetype="application/json")
+    return json_response({"error": message}, status, headers)
 
 
 def _version_status(entry: ModelEntry, version: int | None) -> list[dict[str, Any]]:
@@ -88,37 +84,40 @@ def _metadata(entry: ModelEntry, version: int | None) -> dict[str, Any]:
             "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}}}}
 
 
+class Inputs(Field):
+    """The texts of `instances` (a list of strings or of {"text": string})
+    or `inputs` (a list of strings or {"text": [strings]}), checked as every
+    API's texts are."""
+
+    def __init__(self, columnar: bool):
+        self.columnar = columnar
+        super().__init__({"description": "texts to embed"})
+
+    def parse(self, value: Any, name: str, context: Context) -> list[str]:
+        if self.columnar and isinstance(value, dict) and set(value) == {INPUT}:
+            value = value[INPUT]
+        elif not self.columnar and isinstance(value, list):
+            value = [v.get(INPUT) if isinstance(v, dict) and set(v) == {INPUT} else v
+                     for v in value]
+        return check_texts(value, name, context)
+
+
+PREDICT = Form({"signature_name": String(default=SIGNATURE),
+                "instances": Inputs(columnar=False), "inputs": Inputs(columnar=True),
+                TRUNCATE: truncate_flag()})
+
+
 def _texts(body: Any) -> tuple[list[str], bool]:
     """The texts of a predict body, and whether it was columnar."""
-    if not isinstance(body, dict):
-        raise TFServingError("the request body must be a JSON object")
-    signature = body.get("signature_name", SIGNATURE)
-    if signature != SIGNATURE:
-        raise TFServingError(f"signature_name {signature!r} not found; "
-                             f"the signature is {SIGNATURE!r}")
-    if ("instances" in body) == ("inputs" in body):
+    if isinstance(body, dict) and ("instances" in body) == ("inputs" in body):
         raise TFServingError("exactly one of 'instances' (row format) or 'inputs' "
                              "(columnar format) is required")
-    columnar = "inputs" in body
-    values = body["inputs"] if columnar else body["instances"]
-    if columnar and isinstance(values, dict):
-        values = values.get(INPUT)
-    elif not columnar and isinstance(values, list):
-        values = [v.get(INPUT) if isinstance(v, dict) and set(v) == {INPUT} else v
-                  for v in values]
-    if not isinstance(values, list) or not values or not all(
-            isinstance(v, str) and v.strip() for v in values):
-        raise TFServingError(f"the input must be a non-empty list of non-empty strings "
-                             f"(or of {{{INPUT!r}: string}} objects)")
-    limit = current_app.config["MAX_BATCH_TEXTS"]
-    if len(values) > limit:
-        raise TFServingError(f"{len(values)} inputs; at most {limit} are accepted "
-                             "(MAX_BATCH_TEXTS)", 413)
-    longest = current_app.config["MAX_TEXT_CHARS"]
-    if any(len(v) > longest for v in values):
-        raise TFServingError(f"an input is longer than {longest} characters (MAX_TEXT_CHARS)",
-                             413)
-    return values, columnar
+    parsed = PREDICT.parse(body, limits())
+    if parsed["signature_name"] != SIGNATURE:
+        raise TFServingError(f"signature_name {parsed['signature_name']!r} not found; "
+                             f"the signature is {SIGNATURE!r}")
+    columnar = parsed["inputs"] is not None
+    return parsed["inputs"] if columnar else parsed["instances"], columnar
 
 
 def _predict(entry: ModelEntry, version: int | None) -> Response:
@@ -128,7 +127,7 @@ def _predict(entry: ModelEntry, version: int | None) -> Response:
         result = servable.embed(texts)
     key = "outputs" if columnar else "predictions"
     timing(entry.name, result)
-    return _json({key: result.vectors})
+    return json_response({key: result.vectors})
 
 
 #: Versions are int64 in TF Serving; more digits name no version (and past
@@ -154,8 +153,8 @@ def _route(rest: str) -> Response:
     verb = match["verb"]
     if request.method == "GET" and not verb:
         if match["metadata"]:
-            return _json(_metadata(entry, version))
-        return _json({"model_version_status": _version_status(entry, version)})
+            return json_response(_metadata(entry, version))
+        return json_response({"model_version_status": _version_status(entry, version)})
     if request.method == "POST" and verb == "predict" and not match["metadata"]:
         return _predict(entry, version)
     if verb and verb != "predict":
@@ -172,6 +171,11 @@ def create_tfserving_blueprint(keyring: KeyRing | None = None) -> Blueprint:
     @blueprint.errorhandler(TFServingError)
     def tfserving_error(error: TFServingError) -> Response:
         return error_response(error.status, str(error))
+
+    @blueprint.errorhandler(InvalidRequest)
+    def invalid(error: InvalidRequest) -> Response:
+        # TF Serving answers every invalid request 400; too much is still 413.
+        return error_response(400 if error.status == 422 else error.status, error.message)
 
     @blueprint.errorhandler(ServingError)
     def serving(error: ServingError) -> Response:

@@ -9,16 +9,13 @@ in memory. The metric objects are process-wide, as prometheus-client wants.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
     generate_latest)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-#: Every state a model version can be in (see serving.registry.ModelState).
-STATES = ("LOADING", "AVAILABLE", "FAILED", "PENDING", "UNLOADED")
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                     2.5, 5.0, 10.0)
@@ -68,8 +65,10 @@ class ModelMetrics:
     """One model's metric children, bound once so the hot path skips label
     lookups, and created at once so every series exists (at 0) from start-up."""
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, states: Iterable[str]):
         self.model = model
+        #: Every state a version can be in: the one it is in is 1, the others 0.
+        self.states = tuple(states)
         self._inference = INFERENCE_LATENCY.labels(model)
         self._batch = BATCH_SIZE.labels(model)
         self._queue = QUEUE_DEPTH.labels(model)
@@ -103,7 +102,7 @@ class ModelMetrics:
             self._misses.inc(misses)
 
     def version_state(self, version: int, state: str) -> None:
-        for name in STATES:
+        for name in self.states:
             MODEL_STATE.labels(self.model, str(version), name).set(1 if name == state else 0)
 
     def load_failed(self) -> None:

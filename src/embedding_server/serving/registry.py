@@ -34,11 +34,16 @@ log = logging.getLogger(__name__)
 
 
 class ModelState(str, enum.Enum):
+    """The states of a version (all five) and of a model (`MODEL_STATES`)."""
     LOADING = "LOADING"
     AVAILABLE = "AVAILABLE"
     FAILED = "FAILED"
     PENDING = "PENDING"
     UNLOADED = "UNLOADED"
+
+
+#: A model is loading its first version, serving one, or serving none.
+MODEL_STATES = (ModelState.LOADING, ModelState.AVAILABLE, ModelState.FAILED)
 
 
 @dataclass
@@ -64,7 +69,7 @@ class ModelEntry:
         #: Versions that failed, with the files they failed with.
         self.failed: dict[int, Fingerprint] = {}
         self.last_scan: dict[int, OnDisk] | None = None
-        self.metrics = ModelMetrics(name)
+        self.metrics = ModelMetrics(name, (state.value for state in ModelState))
         self.reload_lock = threading.Lock()
 
     @property

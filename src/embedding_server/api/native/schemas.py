@@ -1,18 +1,15 @@
-"""Swagger models of the request and response bodies (documentation only).
+"""Swagger models of the native API's bodies.
 
-Requests are checked by `payloads`, which gives each fault its own status;
-these models describe the same shapes for the Swagger UI and spec.
+Request bodies are the JSON Schema of the very forms that check them
+(`api.requests`), so the spec cannot drift from what is enforced; response
+bodies are described here (the server writes them, nothing to enforce).
 """
 from __future__ import annotations
 
 from flask_restx import Namespace, fields
 
-from ..serving.signature import LONGEST_INPUT
-
-#: Some character that is not white space: a blank text has nothing to embed (422).
-NOT_BLANK = r"\S"
-
-VERSION_STATES = ["LOADING", "AVAILABLE", "FAILED", "PENDING", "UNLOADED"]
+from ...serving.registry import MODEL_STATES, ModelState
+from ..requests import EMBED, PREDICT, SIMILARITY, TOKENIZE
 
 
 def _nullable(field_class: type) -> type:
@@ -27,7 +24,6 @@ def _nullable(field_class: type) -> type:
 
 NullableString = _nullable(fields.String)
 NullableInteger = _nullable(fields.Integer)
-NullableFloat = _nullable(fields.Float)
 
 
 class FloatsOrBase64(fields.Raw):
@@ -41,12 +37,12 @@ def register_models(ns: Namespace) -> dict[str, object]:
     })
     version = ns.model("VersionStatus", {
         "version": fields.Integer(required=True),
-        "state": fields.String(required=True, enum=VERSION_STATES),
+        "state": fields.String(required=True, enum=[state.value for state in ModelState]),
         "error": NullableString(description="why it FAILED or is PENDING, or a note"),
     })
     status = ns.model("ModelStatus", {
         "name": fields.String(required=True),
-        "state": fields.String(required=True, enum=["LOADING", "AVAILABLE", "FAILED"]),
+        "state": fields.String(required=True, enum=[state.value for state in MODEL_STATES]),
         "error": NullableString(description="why the model FAILED; null otherwise"),
         "version": NullableInteger(description="the version serving; null if none"),
         "versions": fields.List(fields.Nested(version), description="every version "
@@ -62,18 +58,6 @@ def register_models(ns: Namespace) -> dict[str, object]:
                                   "parameters the model takes"),
     })
     status_list = ns.model("ModelList", {"models": fields.List(fields.Nested(status))})
-    predict_request = ns.model("PredictRequest", {
-        "title": fields.String(required=True, example="Hola mundo, ¿qué tal?",
-                               min_length=1, pattern=NOT_BLANK),
-        "length": NullableInteger(min=1, max=LONGEST_INPUT, description=(
-            "most token ids fed; a fixed-width model (bow-spanish: 20) ignores it")),
-        "title_dropout": NullableFloat(description="keep-probability in (0, 1]; default 1 "
-                                       "(no dropout)", min=0, exclusiveMin=True, max=1),
-        "dense_dropout": NullableFloat(description="keep-probability in (0, 1]; default 1 "
-                                       "(no dropout)", min=0, exclusiveMin=True, max=1),
-        "truncate": fields.Boolean(default=False, description="cut a title longer than "
-                                   "MAX_TEXT_CHARS instead of answering 413"),
-    }, strict=True)
     prediction = ns.model("ModelPrediction", {
         "tokenizedTitle": fields.List(fields.String, description=(
             "tokens after out-of-vocabulary replacement, before truncation")),
@@ -83,20 +67,6 @@ def register_models(ns: Namespace) -> dict[str, object]:
     predict_response = ns.model("PredictResponse", {
         "ModelPrediction": fields.Nested(prediction),
         "model_version": fields.Integer(description="the version that computed it")})
-    embed_request = ns.model("EmbedRequest", {
-        "texts": fields.List(fields.String(min_length=1, pattern=NOT_BLANK), required=True,
-                             min_items=1, example=["Hola mundo", "Buenos días"],
-                             description="at most MAX_BATCH_TEXTS texts, each at most "
-                             "MAX_TEXT_CHARS characters"),
-        "length": NullableInteger(min=1, max=LONGEST_INPUT),
-        "normalize": fields.Boolean(default=False, description="L2-normalize "
-                                    "each embedding"),
-        "encoding_format": fields.String(enum=["float", "base64"], default="float",
-                                         description="base64: each embedding as "
-                                         "base64 of little-endian float32"),
-        "truncate": fields.Boolean(default=False, description="cut texts longer than "
-                                   "MAX_TEXT_CHARS instead of answering 413"),
-    }, strict=True)
     embed_response = ns.model("EmbedResponse", {
         "model": fields.String,
         "model_version": fields.Integer(description="the version that computed them"),
@@ -105,27 +75,12 @@ def register_models(ns: Namespace) -> dict[str, object]:
                                   "base64 strings with encoding_format=base64"),
         "tokens": fields.List(fields.List(fields.String)),
     })
-    text = fields.String(min_length=1, pattern=NOT_BLANK)
-    similarity_request = ns.model("SimilarityRequest", {
-        "source": fields.String(required=True, min_length=1, pattern=NOT_BLANK,
-                                example="el perro come"),
-        "targets": fields.List(text, required=True, min_items=1,
-                               example=["el gato come", "the stock market fell"]),
-        "length": NullableInteger(min=1, max=LONGEST_INPUT),
-        "truncate": fields.Boolean(default=False),
-    }, strict=True)
     similarity_response = ns.model("SimilarityResponse", {
         "model": fields.String,
         "model_version": fields.Integer,
         "similarities": fields.List(fields.Float, description="cosine similarity of "
                                     "each target with the source, in order, in [-1, 1]"),
     })
-    tokenize_request = ns.model("TokenizeRequest", {
-        "texts": fields.List(text, required=True, min_items=1,
-                             example=["Hola mundo, zzyzx"]),
-        "length": NullableInteger(min=1, max=LONGEST_INPUT),
-        "truncate": fields.Boolean(default=False),
-    }, strict=True)
     explained = ns.model("TokenizedText", {
         "words": fields.List(fields.String, description="the tokenizer's words"),
         "oov": fields.List(fields.Boolean, description="per word: not in the vocabulary"),
@@ -141,6 +96,10 @@ def register_models(ns: Namespace) -> dict[str, object]:
         "max_length": fields.Integer(description="most ids fed per text"),
         "texts": fields.List(fields.Nested(explained)),
     })
+    predict_request = ns.schema_model("PredictRequest", PREDICT.schema())
+    embed_request = ns.schema_model("EmbedRequest", EMBED.schema())
+    similarity_request = ns.schema_model("SimilarityRequest", SIMILARITY.schema())
+    tokenize_request = ns.schema_model("TokenizeRequest", TOKENIZE.schema())
     return {"error": error, "status": status, "status_list": status_list,
             "predict_request": predict_request, "predict_response": predict_response,
             "embed_request": embed_request, "embed_response": embed_response,
