@@ -229,12 +229,12 @@ def raw_worker(models_dir: str, model: str, batch: int, seconds: float, threads:
     """One process of the raw pipeline limit: tokenize + model run, no HTTP."""
     started = time.perf_counter()
     from embedding_server.demo.words import load_words
-    from embedding_server.serving.batching import BatchPolicy
     from embedding_server.serving.registry import Registry
+    from embedding_server.settings import Settings
     from embedding_server.worker.heap import settle_heap
 
-    registry = Registry(models_dir, [model], policy=BatchPolicy(enabled=False),
-                        tf_threads=threads)
+    registry = Registry(Settings(MODELS_BASE_DIR=models_dir, MODEL_NAMES=(model,),
+                                 BATCHING=False, TF_THREADS=threads))
     registry.load_all()
     servable = registry.get(model)
     load_s = time.perf_counter() - started

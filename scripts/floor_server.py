@@ -22,7 +22,7 @@ import functools
 import sys
 from typing import Any, Callable, Iterable
 
-from embedding_server.config import BaseConfig, load_config
+from embedding_server.settings import Settings, load_settings
 from embedding_server.worker.gunicorn import GunicornServer, ServeOptions, cooperative, serve
 
 LIVE = b'{"status":"alive"}'
@@ -31,7 +31,7 @@ PREFIX = f"{API_PREFIX}/models/"
 Handler = Callable[[bytes], bytes]
 
 
-def handlers(config: BaseConfig) -> dict[str, Handler]:
+def handlers(config: Settings) -> dict[str, Handler]:
     """Per path, `/predict` and `/embed` request bodies to response bodies,
     built by the served API's own body builders."""
     # In the worker, after the fork: prometheus-client (the registry's
@@ -107,7 +107,7 @@ def flask_app(routes: dict[str, Handler], restx: bool = False) -> Callable:
 
 
 class FloorServer(GunicornServer):
-    def __init__(self, kind: str, config: BaseConfig, options: ServeOptions):
+    def __init__(self, kind: str, config: Settings, options: ServeOptions):
         self._kind = kind
         super().__init__(config, options)
 
@@ -124,7 +124,7 @@ class FloorServer(GunicornServer):
 def main() -> None:
     if len(sys.argv) != 4 or sys.argv[1] not in ("wsgi", "flask", "restx"):
         raise SystemExit("usage: floor_server.py {wsgi|flask|restx} PORT WORKERS")
-    config = load_config()
+    config = load_settings()
     serve(config, ServeOptions(host="127.0.0.1", port=int(sys.argv[2]),
                                workers=int(sys.argv[3]), threads=1,
                                timeout=config.WORKER_TIMEOUT),

@@ -15,7 +15,7 @@ import pytest
 from dotenv import dotenv_values
 
 from embedding_server.app import create_app
-from embedding_server.config import OPTIONS
+from embedding_server.settings import variables
 from embedding_server.demo.builders import build_bow_spanish, build_demo_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,5 +95,5 @@ def _isolated_environment(monkeypatch, tmp_path):
     """Each test runs from an empty directory with none of our variables set,
     so a developer's .env or shell never changes what a test sees."""
     monkeypatch.chdir(tmp_path)
-    for option in OPTIONS:
-        monkeypatch.delenv(option.name, raising=False)
+    for name in variables():
+        monkeypatch.delenv(name, raising=False)

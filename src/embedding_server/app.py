@@ -14,14 +14,12 @@ from .api.openai import create_openai_blueprint
 from .api.ops import create_ops_blueprint
 from .api.tfserving import create_tfserving_blueprint
 from .auth import build_keyring
-from .config import BaseConfig, check_can_serve, load_config
+from .settings import Settings, check_can_serve, load_settings
 from .observability.logs import configure_logging
 from .observability.request_log import install_request_log
-from .serving.batching import BatchPolicy
 from .serving.cache import make_cache
 from .serving.errors import ServingError
 from .serving.registry import ModelState, Registry
-from .serving.validation import ModelFiles
 from .serving.hooks import ProcessHooks
 from .serving.watcher import Watcher
 from .worker.heap import release_memory
@@ -60,24 +58,15 @@ class EmbeddingServerFlask(Flask):
         super().log_exception(exc_info)
 
 
-def build_registry(config: BaseConfig, hooks: ProcessHooks | None = None) -> Registry:
+def build_registry(config: Settings, hooks: ProcessHooks | None = None) -> Registry:
     """A registry of the configured models, loaded (failures recorded, not raised)."""
-    policy = BatchPolicy(enabled=config.BATCHING, max_size=config.BATCH_MAX_SIZE,
-                         timeout_s=config.BATCH_TIMEOUT_MS / 1000,
-                         max_queue=config.MAX_QUEUE,
-                         request_timeout_s=config.REQUEST_TIMEOUT_MS / 1000,
-                         max_tokens=config.BATCH_MAX_TOKENS)
-    registry = Registry(config.MODELS_BASE_DIR, config.MODEL_NAMES,
-                        ModelFiles.from_names(config.MODEL_FILES), config.OOV_TOKEN,
-                        policy, config.TF_THREADS, config.MODEL_SETTLE_MS / 1000,
-                        make_cache(config.CACHE_URL, config.CACHE_SIZE,
-                                   config.CACHE_TTL_SECONDS),
-                        hooks)
+    registry = Registry(config, make_cache(config.CACHE_URL, config.CACHE_SIZE,
+                                           config.CACHE_TTL_SECONDS), hooks)
     registry.load_all()
     return registry
 
 
-def create_app(config: BaseConfig | Mapping[str, str] | None = None,
+def create_app(config: Settings | Mapping[str, str] | None = None,
                hooks: ProcessHooks | None = None) -> Flask:
     """A new app; `config` is a config object, a mapping of variables, or
     None for the process environment (over ./.env); `hooks` are what the
@@ -85,14 +74,14 @@ def create_app(config: BaseConfig | Mapping[str, str] | None = None,
     Raises ConfigError when the configuration must not serve (production
     with development settings)."""
     hooks = hooks or ProcessHooks(release_memory=release_memory)
-    if not isinstance(config, BaseConfig):
-        config = load_config(config)
+    if not isinstance(config, Settings):
+        config = load_settings(config)
     check_can_serve(config)
     keyring = build_keyring(config)
     configure_logging(config.LOG_LEVEL, config.LOG_FILE, config.CONSOLE_LOG,
                       config.LOG_FORMAT)
     app = EmbeddingServerFlask(__name__)
-    app.config.from_mapping(config.as_dict())
+    app.config.from_mapping(config.flask_config())
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.session_interface = NoSessions()

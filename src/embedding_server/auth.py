@@ -15,7 +15,7 @@ from typing import Iterable
 
 from flask import Request
 
-from .config import BaseConfig, ConfigError
+from .settings import Settings, ConfigError
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 #: The scheme in WWW-Authenticate and in the Swagger spec.
@@ -79,7 +79,7 @@ def key_from(request: Request) -> str | None:
     return request.headers.get("X-API-Key") or None
 
 
-def build_keyring(config: BaseConfig) -> KeyRing:
+def build_keyring(config: Settings) -> KeyRing:
     """The accepted API keys: API_KEYS and API_KEYS_FILE together."""
     digests = read_key_file(config.API_KEYS_FILE) if config.API_KEYS_FILE else []
     return KeyRing(config.API_KEYS, digests)

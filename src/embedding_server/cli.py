@@ -6,18 +6,18 @@ import sysconfig
 
 import click
 
-from .config import BaseConfig, ConfigError, check_can_serve, load_config
+from .settings import Settings, ConfigError, check_can_serve, load_settings
 from .worker import gunicorn as server
 
 
-def _config() -> BaseConfig:
+def _config() -> Settings:
     try:
-        return load_config()
+        return load_settings()
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
 
-def _check_can_serve(config: BaseConfig) -> None:
+def _check_can_serve(config: Settings) -> None:
     """Fail before any worker starts, with the message saying what to set."""
     from .auth import build_keyring  # light: never TensorFlow in the master
 

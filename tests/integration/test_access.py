@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from embedding_server.config import ConfigError
+from embedding_server.settings import ConfigError
 
 BOW = "/api/v1/models/bow-spanish"
 KEY = "s3cr3t-key"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from embedding_server.serving.registry import Registry
+from embedding_server.settings import Settings
 from tests.conftest import copy_model
 from tests.metrics import metric_value, parse_metrics
 
@@ -46,7 +47,8 @@ def test_not_ready_when_no_model_serves(tmp_path, make_app):
 
 
 def test_not_ready_while_a_model_is_loading(models_dir):
-    registry = Registry(str(models_dir), ["bow-spanish"])  # not loaded yet
+    registry = Registry(Settings(MODELS_BASE_DIR=str(models_dir),
+                                 MODEL_NAMES=("bow-spanish",)))  # not loaded yet
     assert not registry.ready()
 
 

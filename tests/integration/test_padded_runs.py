@@ -6,16 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedding_server.serving.batching import BatchPolicy
 from embedding_server.serving.registry import Registry
+from embedding_server.settings import Settings
 
 SHORT = ["hola mundo", "el perro come en la casa", "the cat sleeps", "bonjour"] * 4
 LONG = " ".join(["palabra", "casa", "perro", "mundo", "house", "maison"] * 50)  # 300 words
 
 
 def load(models_dir, max_tokens: int) -> Registry:
-    registry = Registry(str(models_dir), ["bow-spanish", "lstm-multilingual"],
-                        policy=BatchPolicy(enabled=False, max_tokens=max_tokens), tf_threads=1)
+    registry = Registry(Settings(MODELS_BASE_DIR=str(models_dir),
+                                 MODEL_NAMES=("bow-spanish", "lstm-multilingual"),
+                                 BATCHING=False, BATCH_MAX_TOKENS=max_tokens, TF_THREADS=1))
     registry.load_all()
     return registry
 

@@ -8,18 +8,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from embedding_server.serving.batching import BatchPolicy
 from embedding_server.serving.registry import Registry
 from embedding_server.serving.signature import Signature
 from embedding_server.serving.tf1 import TF1Runner, feedable_random
+from embedding_server.settings import Settings
 
 TEXTS = ["hola mundo", "el perro come en la casa", "zzyzx"]
 
 
 @pytest.fixture(scope="module")
 def registry(models_dir):
-    registry = Registry(str(models_dir), ["bow-spanish", "lstm-multilingual"],
-                        policy=BatchPolicy(enabled=False), tf_threads=1)
+    registry = Registry(Settings(MODELS_BASE_DIR=str(models_dir),
+                                 MODEL_NAMES=("bow-spanish", "lstm-multilingual"),
+                                 BATCHING=False, TF_THREADS=1))
     registry.load_all()
     yield registry
     registry.close()

@@ -1,6 +1,6 @@
 import pytest
 
-from embedding_server.config import load_config
+from embedding_server.settings import load_settings
 from embedding_server.worker.gunicorn import (
     GunicornServer, ServeOptions, apply_serving_defaults, cooperative, default_workers,
     gunicorn_settings, yield_to_sockets)
@@ -9,7 +9,7 @@ OPTIONS = ServeOptions(host="127.0.0.1", port=8123, workers=2, threads=4, timeou
 
 
 def test_gunicorn_settings_load_models_after_the_fork():
-    settings = gunicorn_settings(OPTIONS, load_config({}))
+    settings = gunicorn_settings(OPTIONS, load_settings({}))
     assert settings["bind"] == "127.0.0.1:8123"
     assert settings["workers"] == 2 and settings["worker_class"] == "gevent_pywsgi"
     assert settings["preload_app"] is False
@@ -18,23 +18,22 @@ def test_gunicorn_settings_load_models_after_the_fork():
 
 
 def test_gunicorn_application_takes_the_settings():
-    server = GunicornServer(load_config({}), OPTIONS)
+    server = GunicornServer(load_settings({}), OPTIONS)
     assert server.cfg.bind == ["127.0.0.1:8123"]
     assert server.cfg.workers == 2 and server.cfg.graceful_timeout == 30
 
 
 def test_tf_threads_follow_the_cores_per_worker():
-    config = load_config({})
-    apply_serving_defaults(config, ServeOptions("h", 1, workers=1, threads=1, timeout=1))
+    config = apply_serving_defaults(load_settings({}), ServeOptions(
+        "h", 1, workers=1, threads=1, timeout=1))
     assert config.TF_THREADS == default_workers() >= 1
-    explicit = load_config({"TF_THREADS": "3"})
-    apply_serving_defaults(explicit, OPTIONS)
+    explicit = apply_serving_defaults(load_settings({"TF_THREADS": "3"}), OPTIONS)
     assert explicit.TF_THREADS == 3 and explicit.BATCHING is True
 
 
 def test_sync_workers_turn_batching_off():
-    config = load_config({})
-    apply_serving_defaults(config, ServeOptions("h", 1, 2, 1, 1, worker_class="sync"))
+    config = apply_serving_defaults(load_settings({}), ServeOptions(
+        "h", 1, 2, 1, 1, worker_class="sync"))
     assert config.BATCHING is False
 
 
@@ -124,8 +123,8 @@ def test_a_sighup_during_the_model_load_is_acted_on_once_loaded(
 
     monkeypatch.setattr(app_module, "create_app", create_app_then_a_new_version_and_a_sighup)
     previous = signal.getsignal(signal.SIGHUP)
-    config = load_config(test_environ(tmp_path / "models", tmp_path / "api.log",
-                                      MODEL_NAMES="bow-spanish", MODEL_SETTLE_MS="0"))
+    config = load_settings(test_environ(tmp_path / "models", tmp_path / "api.log",
+                                        MODEL_NAMES="bow-spanish", MODEL_SETTLE_MS="0"))
     options = ServeOptions("127.0.0.1", 0, workers=1, threads=1, timeout=10,
                            worker_class="sync")
     server = GunicornServer(config, options)
@@ -146,10 +145,10 @@ def test_a_sighup_during_the_model_load_is_acted_on_once_loaded(
 def test_the_http_settings_reach_gunicorn_and_the_handler():
     from embedding_server.worker.gunicorn import http_policy
 
-    config = load_config({"KEEPALIVE_TIMEOUT": "2.5", "HEADER_TIMEOUT": "4",
-                          "BODY_TIMEOUT": "6", "LIMIT_REQUEST_LINE": "100",
-                          "LIMIT_REQUEST_FIELDS": "7", "LIMIT_REQUEST_FIELD_SIZE": "300",
-                          "WORKER_CONNECTIONS": "50"})
+    config = load_settings({"KEEPALIVE_TIMEOUT": "2.5", "HEADER_TIMEOUT": "4",
+                            "BODY_TIMEOUT": "6", "LIMIT_REQUEST_LINE": "100",
+                            "LIMIT_REQUEST_FIELDS": "7", "LIMIT_REQUEST_FIELD_SIZE": "300",
+                            "WORKER_CONNECTIONS": "50"})
     settings = gunicorn_settings(OPTIONS, config)
     assert settings["keepalive"] == 3 and settings["worker_connections"] == 50
     assert (settings["limit_request_line"], settings["limit_request_fields"],
@@ -163,7 +162,7 @@ def test_the_http_settings_reach_gunicorn_and_the_handler():
     ("LIMIT_REQUEST_LINE", "0"), ("LIMIT_REQUEST_LINE", "8190"), ("KEEPALIVE_TIMEOUT", "0"),
     ("BODY_TIMEOUT", "-1"), ("LIMIT_REQUEST_FIELDS", "0"), ("WORKER_CONNECTIONS", "0")])
 def test_http_settings_out_of_range_are_refused(name, value):
-    from embedding_server.config import ConfigError
+    from embedding_server.settings import ConfigError
 
     with pytest.raises(ConfigError, match=name):
-        load_config({name: value})
+        load_settings({name: value})

@@ -7,6 +7,7 @@ import pytest
 from embedding_server.serving.errors import ModelNotAvailable, ModelNotFound
 from embedding_server.serving.registry import ModelState, Registry
 from embedding_server.serving.validation import ModelFiles, ValidationError, validate_model_dir
+from embedding_server.settings import Settings
 from tests.conftest import copy_model
 
 
@@ -144,7 +145,7 @@ def test_vocabulary_beyond_the_embedding_matrix_fails_at_load(bow):
     mapping = json.loads((bow / "word_mapping.json").read_text())
     mapping["palabranueva"] = 10 ** 6
     (bow / "word_mapping.json").write_text(json.dumps(mapping))
-    registry = Registry(str(bow.parent), ["bow-spanish"])
+    registry = Registry(Settings(MODELS_BASE_DIR=str(bow.parent), MODEL_NAMES=("bow-spanish",)))
     registry.load_all()
     entry = registry.entry("bow-spanish")
     assert entry.state is ModelState.FAILED
@@ -154,7 +155,8 @@ def test_vocabulary_beyond_the_embedding_matrix_fails_at_load(bow):
 def test_a_failing_model_leaves_the_others_available(models_dir, bow):
     (bow / "tensorflow_model.meta").write_bytes(b"junk")
     (bow.parent / "lstm-multilingual").symlink_to(models_dir / "lstm-multilingual")
-    registry = Registry(str(bow.parent), ["bow-spanish", "lstm-multilingual", "absent"])
+    registry = Registry(Settings(MODELS_BASE_DIR=str(bow.parent),
+                                 MODEL_NAMES=("bow-spanish", "lstm-multilingual", "absent")))
     registry.load_all()
     states = {e.name: e.state for e in registry.entries()}
     assert states == {"bow-spanish": ModelState.FAILED,
@@ -169,7 +171,7 @@ def test_a_failing_model_leaves_the_others_available(models_dir, bow):
 
 
 def test_registry_with_every_model_failing_still_answers(tmp_path):
-    registry = Registry(str(tmp_path), ["a", "b"])
+    registry = Registry(Settings(MODELS_BASE_DIR=str(tmp_path), MODEL_NAMES=("a", "b")))
     registry.load_all()
     assert [e.state for e in registry.entries()] == [ModelState.FAILED] * 2
     assert registry.entry("a").status()["embedding_dim"] is None

@@ -15,7 +15,7 @@ from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..auth import REALM, KeyRing, key_from
-from ..config import BaseConfig, ConfigError
+from ..settings import Settings, ConfigError
 from ..observability.request_log import RESPONSE_HEADERS
 from .common import json_response
 
@@ -59,7 +59,7 @@ def install_auth(blueprint: Blueprint, keyring: KeyRing,
         return response
 
 
-def install_rate_limits(app: Flask, config: BaseConfig, keyring: KeyRing) -> Limiter | None:
+def install_rate_limits(app: Flask, config: Settings, keyring: KeyRing) -> Limiter | None:
     """RATE_LIMIT per key (or address), counted in RATELIMIT_STORAGE_URI."""
     if not config.RATE_LIMIT.strip():
         return None
@@ -87,7 +87,7 @@ def install_rate_limits(app: Flask, config: BaseConfig, keyring: KeyRing) -> Lim
     return limiter
 
 
-def install_response_headers(app: Flask, config: BaseConfig) -> None:
+def install_response_headers(app: Flask, config: Settings) -> None:
     """Security headers on every response; CORS only when origins are set."""
     if config.TRUST_PROXY:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUST_PROXY,  # type: ignore

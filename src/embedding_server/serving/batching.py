@@ -20,6 +20,7 @@ from typing import Any, Callable, Hashable, Sequence
 import numpy as np
 
 from ..observability.metrics import ModelMetrics
+from ..settings import Settings
 from .errors import InferenceFailed, ModelNotAvailable, QueueFull, RequestTimedOut
 
 #: Runs rows of token ids with the parameters of a batch key; returns vectors.
@@ -60,6 +61,13 @@ class BatchPolicy:
     request_timeout_s: float = 10.0
     #: Most padded token ids in one model run (0: no bound); see `padding.plan_runs`.
     max_tokens: int = 65536
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BatchPolicy:
+        return cls(enabled=settings.BATCHING, max_size=settings.BATCH_MAX_SIZE,
+                   timeout_s=settings.BATCH_TIMEOUT_MS / 1000, max_queue=settings.MAX_QUEUE,
+                   request_timeout_s=settings.REQUEST_TIMEOUT_MS / 1000,
+                   max_tokens=settings.BATCH_MAX_TOKENS)
 
 
 def native_thread_call() -> Callable[..., Any]:

@@ -16,14 +16,15 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..observability.metrics import ModelMetrics
+from ..settings import Settings
 from .batching import BatchPolicy, native_thread_call
 from .cache import EmbeddingCache
 from .errors import ModelNotAvailable, ModelNotFound
 from .hooks import ProcessHooks
-from .servable import Servable
+from .servable import LoadedModel, Servable
 from .text import Vocabulary
 from .tf1 import TF1Runner, describe_tf_error
 from .tf2 import is_saved_model, load_saved_model
@@ -106,21 +107,22 @@ class ModelEntry:
         }
 
 
-def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str | None,
-                  policy: BatchPolicy | None = None, tf_threads: int = 0,
-                  version: int = 1, metrics: ModelMetrics | None = None,
+def load_servable(name: str, directory: str, version: int, settings: Settings,
+                  metrics: ModelMetrics | None = None,
                   cache: EmbeddingCache | None = None) -> Servable:
     """Validate, load and warm up one version's directory (TF1 or SavedModel)."""
+    files = ModelFiles.from_names(settings.MODEL_FILES)
     if is_saved_model(directory):
-        servable = _saved_model_servable(name, directory, files, oov_token, policy,
-                                         version, metrics, cache)
+        model = _saved_model(directory, files, settings.OOV_TOKEN)
     else:
-        source = validate_model_dir(name, directory, files, oov_token)
+        source = validate_model_dir(name, directory, files, settings.OOV_TOKEN)
         runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature,
-                           tf_threads)
-        servable = Servable(name, source.signature,
+                           settings.TF_THREADS)
+        model = LoadedModel(source.signature,
                             Vocabulary(source.vocabulary, source.signature.oov_token),
-                            runner, source.checkpoint_format, policy, version, metrics, cache)
+                            runner, source.checkpoint_format)
+    servable = Servable(name, version, model, BatchPolicy.from_settings(settings), metrics,
+                        cache)
     try:
         servable.warm_up()
     except Exception:
@@ -129,10 +131,7 @@ def load_servable(name: str, directory: str, files: ModelFiles, oov_token: str |
     return servable
 
 
-def _saved_model_servable(name: str, directory: str, files: ModelFiles,
-                          oov_token: str | None, policy: BatchPolicy | None, version: int,
-                          metrics: ModelMetrics | None,
-                          cache: EmbeddingCache | None) -> Servable:
+def _saved_model(directory: str, files: ModelFiles, oov_token: str | None) -> LoadedModel:
     runner = load_saved_model(directory, files.net_config)
     try:
         mapping = read_vocabulary(directory, files.vocabulary, required=not runner.takes_text)
@@ -142,27 +141,21 @@ def _saved_model_servable(name: str, directory: str, files: ModelFiles,
     signature = runner.signature
     if signature.oov_token is None and oov_token:
         signature = replace(signature, oov_token=oov_token)
-    return Servable(name, signature, Vocabulary(mapping or {}, signature.oov_token), runner,
-                    "SavedModel", policy, version, metrics, cache)
+    return LoadedModel(signature, Vocabulary(mapping or {}, signature.oov_token), runner,
+                       "SavedModel")
 
 
 class Registry:
     """Holds every configured model by name, and swaps in their new versions."""
 
-    def __init__(self, base_dir: str, names: Iterable[str],
-                 files: ModelFiles | None = None, oov_token: str | None = "<OOV>",
-                 policy: BatchPolicy | None = None, tf_threads: int = 0,
-                 settle_s: float = 1.0, cache: EmbeddingCache | None = None,
+    def __init__(self, settings: Settings, cache: EmbeddingCache | None = None,
                  hooks: ProcessHooks | None = None):
+        self.settings = settings
         self.hooks = hooks or ProcessHooks()
-        self.files = files or ModelFiles()
-        self.oov_token = oov_token
-        self.policy = policy or BatchPolicy()
-        self.tf_threads = tf_threads
-        self.settle_s = settle_s
+        self.settle_s = settings.MODEL_SETTLE_MS / 1000
         self.cache = cache
-        self._entries = {name: ModelEntry(name, os.path.join(base_dir, name))
-                         for name in names}
+        self._entries = {name: ModelEntry(name, os.path.join(settings.MODELS_BASE_DIR, name))
+                         for name in settings.MODEL_NAMES}
         self._lock = threading.Lock()
         self._native: Callable[..., Any] | None = None
 
@@ -245,9 +238,8 @@ class Registry:
         try:
             # Under gevent a load on the event loop would stall every request
             # of the worker for seconds; it runs in a native thread instead.
-            return self._native(load_servable, entry.name, on_disk.path, self.files,
-                                self.oov_token, self.policy, self.tf_threads, version,
-                                entry.metrics, self.cache)
+            return self._native(load_servable, entry.name, on_disk.path, version,
+                                self.settings, entry.metrics, self.cache)
         except ValidationError as error:
             problems = error.problems
         except Exception as error:  # any load fault fails this version only
@@ -287,7 +279,7 @@ class Registry:
                              name=f"release-{entry.name}-{old.version}").start()
 
     def _release_when_closed(self, old: Servable) -> None:
-        if old.closed.wait(self.policy.request_timeout_s + 1):
+        if old.closed.wait(self.settings.REQUEST_TIMEOUT_MS / 1000 + 1):
             self.hooks.release_memory()
 
     def _settle_state(self, entry: ModelEntry, found: dict[int, OnDisk]) -> None:

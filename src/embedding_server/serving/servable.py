@@ -51,6 +51,15 @@ class WarmUpError(Exception):
     """The model loaded but cannot compute an embedding for its own vocabulary."""
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """What a version's directory gave: how to feed it, its words, its runner."""
+    signature: Signature
+    vocabulary: Vocabulary
+    runner: TF1Runner | SavedModelRunner
+    checkpoint_format: str
+
+
 class Servable:
     """One loaded version of a model: text in, embeddings out, through its scheduler.
 
@@ -60,21 +69,18 @@ class Servable:
     version from its first token to its last row.
     """
 
-    def __init__(self, name: str, signature: Signature, vocabulary: Vocabulary,
-                 runner: TF1Runner | SavedModelRunner, checkpoint_format: str,
-                 policy: BatchPolicy | None = None, version: int = 1,
+    def __init__(self, name: str, version: int, model: LoadedModel, policy: BatchPolicy,
                  metrics: ModelMetrics | None = None, cache: EmbeddingCache | None = None):
         self.name = name
         self.version = version
-        self.signature = signature
-        self.vocabulary = vocabulary
-        self.runner = runner
-        self.checkpoint_format = checkpoint_format
+        self.signature = model.signature
+        self.vocabulary = model.vocabulary
+        self.runner = runner = model.runner
+        self.checkpoint_format = model.checkpoint_format
         self.max_length = runner.max_length
         self.embedding_dim = 0
         self.metrics = metrics
         self.cache = cache
-        policy = policy or BatchPolicy()
         self.max_tokens = policy.max_tokens
         self.scheduler = make_scheduler(name, self.run_rows, policy, metrics)
         self._users = 0

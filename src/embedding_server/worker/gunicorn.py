@@ -19,13 +19,13 @@ import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from ..config import BaseConfig
+from ..settings import Settings
 from ..serving.hooks import ProcessHooks
 from .heap import release_memory, settle_heap
 from .signals import ARBITER_PID_ENV, notify_siblings, on_sighup
@@ -59,7 +59,7 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def gunicorn_settings(options: ServeOptions, config: BaseConfig) -> dict[str, Any]:
+def gunicorn_settings(options: ServeOptions, config: Settings) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "bind": f"{options.host}:{options.port}",
         "workers": options.workers,
@@ -177,7 +177,7 @@ def _child_exit(server: Any, worker: Any) -> None:
 
 
 class GunicornServer(BaseApplication):
-    def __init__(self, config: BaseConfig, options: ServeOptions):
+    def __init__(self, config: Settings, options: ServeOptions):
         self._config = config
         self._options = options
         super().__init__()
@@ -221,7 +221,7 @@ class GunicornServer(BaseApplication):
             sys.exit(1)
 
 
-def http_policy(config: BaseConfig) -> HttpPolicy:
+def http_policy(config: Settings) -> HttpPolicy:
     """The pywsgi handler's limits and deadlines, from the settings."""
     from .handler import HttpPolicy  # imports gevent: only for its worker
     from .request_headers import HeadLimits
@@ -234,14 +234,15 @@ def http_policy(config: BaseConfig) -> HttpPolicy:
         body_s=config.BODY_TIMEOUT)
 
 
-def apply_serving_defaults(config: BaseConfig, options: ServeOptions) -> None:
-    """Settings that follow from how many workers share the cores, and how."""
+def apply_serving_defaults(config: Settings, options: ServeOptions) -> Settings:
+    """The settings, with what follows from how many workers share the cores, and how."""
     if not config.TF_THREADS:
-        config.TF_THREADS = max(1, default_workers() // options.workers)
+        config = replace(config, TF_THREADS=max(1, default_workers() // options.workers))
     if options.worker_class == "sync":
         # One request at a time per worker: there is nothing to coalesce, and
         # the batching thread's hand-offs would only cost.
-        config.BATCHING = False
+        config = replace(config, BATCHING=False)
+    return config
 
 
 def prepare_metrics_dir() -> str | None:
@@ -262,15 +263,15 @@ def prepare_metrics_dir() -> str | None:
     return None
 
 
-def serve(config: BaseConfig, options: ServeOptions,
-          application: Callable[[BaseConfig, ServeOptions], GunicornServer] = GunicornServer,
+def serve(config: Settings, options: ServeOptions,
+          application: Callable[[Settings, ServeOptions], GunicornServer] = GunicornServer,
           ) -> None:
     """Run gunicorn until it is stopped (SIGTERM: graceful shutdown).
 
     `application` builds what each worker serves; the benchmark's reference
     servers (scripts/floor_server.py) pass their own, to be served exactly so.
     """
-    apply_serving_defaults(config, options)
+    config = apply_serving_defaults(config, options)
     created = prepare_metrics_dir()
     master = os.getpid()
     os.environ[ARBITER_PID_ENV] = str(master)
