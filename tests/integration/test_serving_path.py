@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from embedding_server.serving.tf1 import session_callable
+from embedding_server.serving.backends.tf1 import session_callable
 from tests.metrics import metric_value
 
 BOW = "/api/v1/models/bow-spanish"

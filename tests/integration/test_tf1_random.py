@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from embedding_server.serving.registry import Registry
 from embedding_server.serving.signature import Signature
-from embedding_server.serving.tf1 import TF1Runner, feedable_random
+from embedding_server.serving.backends.tf1 import TF1Runner, feedable_random
 from embedding_server.settings import Settings
 
 TEXTS = ["hola mundo", "el perro come en la casa", "zzyzx"]

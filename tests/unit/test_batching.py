@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from embedding_server.serving import batching
-from embedding_server.serving.batching import BatchPolicy, DirectRunner, MicroBatcher
+from embedding_server.serving.batching import MicroBatcher
+from embedding_server.serving.direct import DirectRunner
+from embedding_server.serving.scheduling import BatchPolicy
 from embedding_server.serving.errors import InferenceFailed, QueueFull, RequestTimedOut
 
 

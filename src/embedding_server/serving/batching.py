@@ -20,11 +20,10 @@ from typing import Any, Callable, Hashable, Sequence
 import numpy as np
 
 from ..observability.metrics import ModelMetrics
-from ..settings import Settings
-from .errors import InferenceFailed, ModelNotAvailable, QueueFull, RequestTimedOut
-
-#: Runs rows of token ids with the parameters of a batch key; returns vectors.
-RunRows = Callable[[Sequence[Sequence[int]], Hashable], np.ndarray]
+from .errors import ModelNotAvailable, RequestTimedOut
+from .scheduling import (
+    BatchPolicy, BatchResult, RunRows, under_gevent, direct_call, failed, measured_run,
+    native_thread_call, queue_full)
 
 
 @dataclass(eq=False)
@@ -39,51 +38,6 @@ class _Job:
     queued_s: float = 0.0
     inference_s: float = 0.0
     batch_size: int = 0
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """A request's vectors, with the time it waited, its batch's run time
-    and how many texts that batch held."""
-    vectors: np.ndarray
-    queued_s: float
-    inference_s: float
-    batch_size: int
-
-
-@dataclass(frozen=True)
-class BatchPolicy:
-    """How a model's requests are scheduled (from BATCHING, BATCH_*, MAX_QUEUE...)."""
-    enabled: bool = True
-    max_size: int = 64
-    timeout_s: float = 0.0
-    max_queue: int = 256
-    request_timeout_s: float = 10.0
-    #: Most padded token ids in one model run (0: no bound); see `padding.plan_runs`.
-    max_tokens: int = 65536
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BatchPolicy:
-        return cls(enabled=settings.BATCHING, max_size=settings.BATCH_MAX_SIZE,
-                   timeout_s=settings.BATCH_TIMEOUT_MS / 1000, max_queue=settings.MAX_QUEUE,
-                   request_timeout_s=settings.REQUEST_TIMEOUT_MS / 1000,
-                   max_tokens=settings.BATCH_MAX_TOKENS)
-
-
-def native_thread_call() -> Callable[..., Any]:
-    """How to call blocking native code (a TensorFlow run) from the batcher.
-
-    Under gevent the batcher is a greenlet, and a session run would stall
-    every other request of the worker; gevent's pool of real threads keeps
-    the event loop serving while TensorFlow computes. Elsewhere it is a
-    plain call: TensorFlow releases the GIL by itself.
-    """
-    if not _under_gevent():
-        return _direct_call
-    from gevent import get_hub
-
-    pool = get_hub().threadpool
-    return lambda function, *args: pool.apply(function, args)
 
 
 #: The longest a batch waits for the event loop to settle (see `loop_settle`).
@@ -107,7 +61,7 @@ def loop_settle() -> Callable[[], None]:
     (constant arrivals) delays a batch by SETTLE_LIMIT_S at most.
     With threads, requests queue themselves as they come: nothing to wait for.
     """
-    if not _under_gevent():
+    if not under_gevent():
         return _no_wait
     from gevent import Timeout, idle
 
@@ -118,94 +72,8 @@ def loop_settle() -> Callable[[], None]:
     return settle
 
 
-def _under_gevent() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("threading")
-
-
 def _no_wait() -> None:
     return None
-
-
-def _direct_call(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)
-
-
-def _queue_full(name: str, waiting: int) -> QueueFull:
-    return QueueFull(f"model {name!r} has {waiting} requests waiting (MAX_QUEUE); "
-                     "retry shortly")
-
-
-def _measured_run(call: Callable[..., Any], run: Callable[..., Any],
-                  rows: Sequence[Sequence[int]], key: Hashable, metrics: ModelMetrics | None,
-                  depth: Callable[[], int]) -> tuple[Any, float]:
-    """`call(run, rows, key)`, its result and how long it took, any hand-off
-    to another thread included; counted in the model's metrics either way."""
-    started = time.perf_counter()
-    try:
-        result = call(run, rows, key)
-    except Exception:
-        if metrics:
-            metrics.batch_failed()
-        raise
-    inference_s = time.perf_counter() - started
-    if metrics:
-        metrics.batch_ran(len(rows), inference_s, depth())
-    return result, inference_s
-
-
-def _failed(job_error: BaseException) -> InferenceFailed:
-    # A fresh exception per request thread: one instance raised in many
-    # threads would have its traceback rewritten under each of them.
-    error = InferenceFailed(str(job_error))
-    error.__cause__ = job_error
-    return error
-
-
-class DirectRunner:
-    """BATCHING=false: each request runs alone.
-
-    The same bound on waiting requests applies, so turning batching off never
-    turns backpressure off; under gevent the run still leaves the event loop
-    free, so one request's inference never stalls the others' I/O.
-    """
-
-    def __init__(self, name: str, run_rows: RunRows, policy: BatchPolicy,
-                 metrics: ModelMetrics | None = None):
-        self.name = name
-        self._run_rows = run_rows
-        self._metrics = metrics
-        self.max_queue = policy.max_queue
-        self._in_flight = 0
-        self._lock = threading.Lock()
-        self._call: Callable[..., Any] | None = None
-
-    def depth(self) -> int:
-        return self._in_flight
-
-    def submit(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> BatchResult:
-        with self._lock:
-            if self._in_flight >= self.max_queue:
-                raise _queue_full(self.name, self._in_flight)
-            self._in_flight += 1
-        if self._call is None:
-            self._call = native_thread_call()  # in the serving process, after any fork
-        try:
-            vectors, inference_s = _measured_run(self._call, self._run_rows, rows, key,
-                                                 self._metrics, lambda: self._in_flight - 1)
-        except Exception as error:
-            raise _failed(error) from error
-        else:
-            return BatchResult(vectors, 0.0, inference_s, len(rows))
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-
-    def close(self) -> None:
-        pass
 
 
 class MicroBatcher:
@@ -271,13 +139,13 @@ class MicroBatcher:
                     f"model {self.name!r} did not answer within "
                     f"{self.request_timeout_s * 1000:.0f} ms (REQUEST_TIMEOUT_MS)")
         if job.error is not None:
-            raise _failed(job.error)
+            raise failed(job.error)
         return BatchResult(job.result, job.queued_s, job.inference_s, job.batch_size)
 
     def _enqueue(self, job: _Job) -> None:
         """Queue a job (the lock held), or refuse it when the queue is full."""
         if len(self._queue) >= self.max_queue:
-            raise _queue_full(self.name, len(self._queue))
+            raise queue_full(self.name, len(self._queue))
         if self._thread is None:
             # Started on first use, in the process that serves: a thread
             # started before gunicorn forks would not exist in the workers.
@@ -296,16 +164,16 @@ class MicroBatcher:
 
     def _run_alone(self, rows: Sequence[Sequence[int]], key: Hashable) -> BatchResult:
         try:
-            vectors, inference_s = self._execute(rows, key, _direct_call)
+            vectors, inference_s = self._execute(rows, key, direct_call)
         except Exception as error:
-            raise _failed(error) from error
+            raise failed(error) from error
         return BatchResult(vectors, 0.0, inference_s, len(rows))
 
     def _execute(self, rows: Sequence[Sequence[int]], key: Hashable,
                  call: Callable[..., Any]) -> tuple[np.ndarray, float]:
         """One model run: its vectors and the time it took, including any
         hand-off to another thread."""
-        (vectors, own_s), inference_s = _measured_run(
+        (vectors, own_s), inference_s = measured_run(
             call, self._timed_run, rows, key, self._metrics, lambda: len(self._queue))
         if len(rows) >= self.max_size:
             with self._cond:  # read under it by `_full_runs_are_quick`
@@ -383,7 +251,7 @@ class MicroBatcher:
         self._queued_rows -= size
         return [job for job in batch if not job.abandoned]
 
-    def _run(self, batch: list[_Job], call: Callable[..., Any] = _direct_call) -> None:
+    def _run(self, batch: list[_Job], call: Callable[..., Any] = direct_call) -> None:
         """Run a batch taken by `_next_batch` and hand each job its rows."""
         started = time.perf_counter()
         rows = [row for job in batch for row in job.rows]
@@ -402,11 +270,3 @@ class MicroBatcher:
             job.batch_size = len(rows)
             offset += len(job.rows)
             job.done.set()
-
-
-def make_scheduler(name: str, run_rows: RunRows, policy: BatchPolicy,
-                   metrics: ModelMetrics | None = None) -> MicroBatcher | DirectRunner:
-    """A micro-batcher, or with batching off a direct runner with the same bounds."""
-    if policy.enabled:
-        return MicroBatcher(name, run_rows, policy, metrics)
-    return DirectRunner(name, run_rows, policy, metrics)

@@ -20,14 +20,14 @@ from typing import Any, Callable, Iterator
 
 from ..observability.metrics import ModelMetrics
 from ..settings import Settings
-from .batching import BatchPolicy, native_thread_call
+from .scheduling import BatchPolicy, native_thread_call
 from .cache import EmbeddingCache
 from .errors import ModelNotAvailable, ModelNotFound
 from .hooks import ProcessHooks
 from .servable import LoadedModel, Servable
 from .text import Vocabulary
-from .tf1 import TF1Runner, describe_tf_error
-from .tf2 import is_saved_model, load_saved_model
+from .backends.tf1 import TF1Runner, describe_tf_error
+from .backends.tf2 import is_saved_model, load_saved_model
 from .validation import ModelFiles, ValidationError, read_vocabulary, validate_model_dir
 from .versions import Fingerprint, OnDisk, candidates, scan, settled
 

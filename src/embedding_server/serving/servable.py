@@ -8,14 +8,16 @@ from typing import Hashable, Mapping, Sequence
 import numpy as np
 
 from ..observability.metrics import ModelMetrics
-from .batching import BatchPolicy, make_scheduler
+from .batching import MicroBatcher
+from .direct import DirectRunner
 from .cache import Cached, EmbeddingCache, cache_key
 from .errors import InvalidParameter
 from .padding import plan_runs
+from .scheduling import BatchPolicy, Scheduler
 from .signature import Signature
 from .text import Explained, Vocabulary, encode, explain, to_batch, tokenize, truncate
-from .tf1 import TF1Runner, describe_tf_error
-from .tf2 import SavedModelRunner
+from .backends.tf1 import describe_tf_error
+from .backends.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class LoadedModel:
     """What a version's directory gave: how to feed it, its words, its runner."""
     signature: Signature
     vocabulary: Vocabulary
-    runner: TF1Runner | SavedModelRunner
+    runner: Runner
     checkpoint_format: str
 
 
@@ -82,7 +84,9 @@ class Servable:
         self.metrics = metrics
         self.cache = cache
         self.max_tokens = policy.max_tokens
-        self.scheduler = make_scheduler(name, self.run_rows, policy, metrics)
+        # A micro-batcher, or with batching off a direct runner with the same bounds.
+        self.scheduler: Scheduler = (MicroBatcher if policy.enabled else DirectRunner)(
+            name, self.run_rows, policy, metrics)
         self._users = 0
         self._retired = False
         self._lock = threading.Lock()

@@ -16,7 +16,7 @@ from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from .signature import Signature, SignatureError, resolve_signature
-from .tf1 import describe_tf_error
+from .backends.tf1 import describe_tf_error
 
 
 class ValidationError(Exception):

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
-from .signature import Signature
+from ..signature import Signature
 
 #: Random ops whose output may be fed instead of drawn: dropout's mask.
 RANDOM_OPS = ("RandomUniform",)
@@ -124,6 +124,9 @@ class TF1Runner:
         except Exception:  # a random op TensorFlow will not take a feed for
             self.skips_random = False
         return drawn
+
+    def run_texts(self, texts: list[str]) -> np.ndarray:
+        raise TypeError("a TF1 model is fed token ids, not text")
 
     def close(self) -> None:
         """Close the session and drop the graph, so a replaced version's memory

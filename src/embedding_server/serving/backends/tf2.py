@@ -20,9 +20,9 @@ from typing import Any, Mapping
 import numpy as np
 import tensorflow as tf
 
-from .signature import LONGEST_INPUT, TRUNCATING_SIDES, Signature
+from ..signature import LONGEST_INPUT, TRUNCATING_SIDES, Signature
 from .tf1 import describe_tf_error
-from .validation import ValidationError
+from ..validation import ValidationError
 
 SIGNATURE_KEY = "serving_default"
 _SECTION_KEYS = {"input", "sequence_length_input", "output", "max_length", "truncating",
