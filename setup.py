@@ -19,8 +19,10 @@ setup(
         "click>=8.1",
         "orjson>=3.9",
         "pybase64>=1.4",
-        "gunicorn>=22.0",
-        "gevent>=24.2",
+        # worker/ overrides private methods of gevent's pywsgi handler and of
+        # gunicorn's gevent worker: only the tested releases.
+        "gunicorn>=27.0,<28",
+        "gevent>=26.9,<27",
         "prometheus-client>=0.20",
         "flask-limiter>=3.5",
         "flask-cors>=4.0",
@@ -32,6 +34,7 @@ setup(
             "pytest>=8.0",
             "pytest-cov>=5.0",
             "flake8>=7.0",
+            "mypy>=1.10",
             "gensim>=4.3",
             "openai>=1.30",
             "selenium>=4.20",

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 
 from .api.native import create_blueprint
@@ -82,8 +83,9 @@ def create_app(config: Settings | Mapping[str, str] | None = None,
                       config.LOG_FORMAT)
     app = EmbeddingServerFlask(__name__)
     app.config.from_mapping(config.flask_config())
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    provider = cast(DefaultJSONProvider, app.json)
+    provider.sort_keys = False
+    provider.ensure_ascii = False
     app.session_interface = NoSessions()
     registry = build_registry(config, hooks)
     app.extensions["registry"] = registry

@@ -49,7 +49,8 @@ def json_body() -> Any:
     """The body parsed as JSON whatever its Content-Type (curl users often
     omit it); reading it past MAX_CONTENT_LENGTH raises 413, also once
     decompressed when it came gzip-compressed."""
-    current = request._get_current_object()  # one context lookup, not one per use
+    # One context lookup, not one per use.
+    current = request._get_current_object()  # type: ignore[attr-defined]
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     data = body_bytes(current.environ, limit)
     if data is None:  # no framing the server told of: Werkzeug's stream

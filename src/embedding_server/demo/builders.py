@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -219,9 +220,11 @@ def build_bow_spanish_tf2(directory: str, seed: int = 20) -> None:
     }, indent=2)
 
 
-BUILDERS = {"bow-spanish": build_bow_spanish,
-            "lstm-multilingual": build_lstm_multilingual,
-            "bow-spanish-tf2": build_bow_spanish_tf2}
+BUILDERS: dict[str, Callable[[str], None]] = {
+    "bow-spanish": build_bow_spanish,
+    "lstm-multilingual": build_lstm_multilingual,
+    "bow-spanish-tf2": build_bow_spanish_tf2,
+}
 
 
 def build_demo_models(base_dir: str, names: tuple[str, ...] = DEMO_MODELS) -> list[str]:

@@ -55,7 +55,7 @@ def install_request_log(app: Flask) -> None:
         context = g._get_current_object()  # one context lookup for the reads below
         request_id = getattr(context, "request_id", None) or request_id_from(None)
         seconds = time.perf_counter() - getattr(context, "started", time.perf_counter())
-        current = request._get_current_object()
+        current = request._get_current_object()  # type: ignore[attr-defined]
         add_headers((REQUEST_ID_HEADER, request_id), environ=current.environ)
         # The route's pattern, not the path: one series per endpoint, however
         # many model names or bad paths clients send.

@@ -138,8 +138,8 @@ class MicroBatcher:
                 raise RequestTimedOut(
                     f"model {self.name!r} did not answer within "
                     f"{self.request_timeout_s * 1000:.0f} ms (REQUEST_TIMEOUT_MS)")
-        if job.error is not None:
-            raise failed(job.error)
+        if job.error is not None or job.result is None:
+            raise failed(job.error or RuntimeError("the batch set no result"))
         return BatchResult(job.result, job.queued_s, job.inference_s, job.batch_size)
 
     def _enqueue(self, job: _Job) -> None:

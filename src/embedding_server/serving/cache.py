@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Hashable, Protocol, Sequence
+from typing import Hashable, Protocol, Sequence, cast
 
 import numpy as np
 import orjson
@@ -106,7 +106,8 @@ class RedisCache:
             self._failed(error)
             return [None] * len(keys)
         self._recovered()
-        return [Cached.from_bytes(value) if value else None for value in values]
+        # The client is made without decode_responses: values are bytes.
+        return [Cached.from_bytes(cast(bytes, value)) if value else None for value in values]
 
     def put_many(self, items: Sequence[tuple[bytes, Cached]]) -> None:
         if not items or not self._available():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Hashable, Mapping, Sequence
+from typing import Hashable, Iterable, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -129,12 +129,13 @@ class Servable:
                     f"(parameters it takes: {accepted})")
             key = tuple(sorted(parameters.items()))
         max_length = self.length_for(length)
-        if self.cache is None or key is not None:
+        cache = self.cache
+        if cache is None or key is not None:
             # Feed parameters are dropout keep-probabilities: a random draw,
             # which a cache would freeze into one answer. They bypass it.
             embeddings = self._compute(texts, max_length, key)
         else:
-            embeddings = self._through_cache(texts, max_length, key)
+            embeddings = self._through_cache(cache, texts, max_length, key)
         if normalize:
             embeddings = replace(embeddings, vectors=l2_normalize(embeddings.vectors))
         return embeddings
@@ -155,7 +156,8 @@ class Servable:
         """A model that tokenizes for itself is fed the texts; the tokens in
         the response are the server's tokenizer's words, for information."""
         words = [tokenize(text) for text in texts]
-        result = self.scheduler.submit(list(texts), key)
+        # A model that takes text is fed texts where others are fed id rows.
+        result = self.scheduler.submit(cast(Sequence[Sequence[int]], list(texts)), key)
         if self.metrics:
             self.metrics.embedded(len(texts), sum(map(len, words)), 0)
         return Embeddings(vectors=result.vectors, tokens=words, queued_s=result.queued_s,
@@ -169,10 +171,9 @@ class Servable:
         return Cached(computed.vectors[row].copy(), computed.tokens[row],
                       computed.words[row], computed.unknown[row])
 
-    def _through_cache(self, texts: Sequence[str], max_length: int,
+    def _through_cache(self, cache: EmbeddingCache, texts: Sequence[str], max_length: int,
                        key: Hashable) -> Embeddings:
         """Hits from the cache, the misses computed in one run and stored."""
-        cache = self.cache
         keys = [cache_key(self.name, self.version, (max_length, key), text) for text in texts]
         found = cache.get_many(keys)
         missing = [i for i, entry in enumerate(found) if entry is None]
@@ -193,14 +194,15 @@ class Servable:
             cache.put_many([(keys[i], entry) for i, entry in zip(missing, fresh)])
             for i, entry in zip(missing, fresh):
                 found[i] = entry
-        return Embeddings(vectors=np.stack([entry.vector for entry in found]),
-                          tokens=[entry.tokens for entry in found],
+        entries = cast(list[Cached], found)  # every miss is filled by now
+        return Embeddings(vectors=np.stack([entry.vector for entry in entries]),
+                          tokens=[entry.tokens for entry in entries],
                           queued_s=computed.queued_s if computed else 0.0,
                           inference_s=computed.inference_s if computed else 0.0,
                           batch_size=computed.batch_size if computed else 0,
                           version=self.version,
-                          words=[entry.words for entry in found],
-                          unknown=[entry.unknown for entry in found])
+                          words=[entry.words for entry in entries],
+                          unknown=[entry.unknown for entry in entries])
 
     def embed_ids(self, rows: Sequence[Sequence[int]], length: int | None = None) -> Embeddings:
         """Embed texts given as the model's own token ids (OpenAI's token
@@ -241,9 +243,9 @@ class Servable:
         several when rows of very different lengths would pad each other
         (`padding.plan_runs`)."""
         if self.runner.takes_text:
-            return self.runner.run_texts(list(rows))
+            return self.runner.run_texts(cast(list[str], list(rows)))
         fixed_width = self.runner.fixed_width
-        feeds = dict(key) if key else None
+        feeds = dict(cast(Iterable[tuple[str, float]], key)) if key else None
         runs = plan_runs([len(row) for row in rows], fixed_width, self.max_tokens)
         if runs is None:
             return self.runner.run(*to_batch(rows, fixed_width), feeds)
@@ -262,8 +264,8 @@ class Servable:
         """
         top = self.vocabulary.max_id
         try:
-            vectors = self.run_rows(["warm up", "hola mundo"] if self.runner.takes_text
-                                    else [[top], [top, 1]])
+            vectors = self.run_rows(cast(Sequence[Sequence[int]], ["warm up", "hola mundo"])
+                                    if self.runner.takes_text else [[top], [top, 1]])
         except Exception as error:  # TensorFlow raises many kinds; all fail the load
             raise WarmUpError(
                 f"warm-up inference with the vocabulary's largest id ({top}) failed; "

@@ -91,7 +91,7 @@ def parse_serving_section(section: Any) -> Signature:
         if profile is None:
             problems.append(f'unknown profile {section["profile"]!r}; known: '
                             + ", ".join(sorted(PROFILES)))
-        if problems:
+        if problems or profile is None:
             raise SignatureError(problems)
         return profile
 
@@ -143,7 +143,7 @@ def parse_serving_section(section: Any) -> Signature:
             problems.append(f'"serving.parameters.{parameter}" names {tensor!r}, '
                             'which "serving.feeds" does not give a default')
 
-    if problems:
+    if problems or input_name is None or output_name is None:  # a problem says which
         raise SignatureError(problems)
     return Signature(
         input=tensor_name(input_name), output=tensor_name(output_name),

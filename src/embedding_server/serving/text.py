@@ -56,8 +56,9 @@ class Vocabulary:
 
     def __init__(self, mapping: Mapping[str, int], oov_token: str | None):
         self._ids = dict(mapping)
-        self.oov_token = oov_token if oov_token in self._ids else None
-        self._oov_id = self._ids[oov_token] if self.oov_token else None
+        known = oov_token if oov_token is not None and oov_token in self._ids else None
+        self.oov_token = known
+        self._oov_id = self._ids[known] if known is not None else None
         self.max_id = max(self._ids.values(), default=0)
 
     def __len__(self) -> int:
@@ -77,7 +78,7 @@ class Vocabulary:
             token_id = ids_of.get(token)
             if token_id is None:
                 unknown += 1
-                if self._oov_id is None:
+                if self._oov_id is None or self.oov_token is None:
                     continue
                 token, token_id = self.oov_token, self._oov_id
             kept.append(token)

@@ -193,8 +193,8 @@ def validate_model_dir(name: str, directory: str, files: ModelFiles,
     if meta_graph is not None and signature is not None:
         check_tensors(meta_graph, signature, files.meta_graph, problems)
 
-    if problems:
-        raise ValidationError(problems)
+    if problems or signature is None or vocabulary is None or ckpt_format is None:
+        raise ValidationError(problems)  # each part missing has said why
     if signature.oov_token is None and default_oov_token:
         signature = replace(signature, oov_token=default_oov_token)
     return ModelSource(directory=directory, checkpoint_prefix=prefix,

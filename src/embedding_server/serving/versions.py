@@ -76,10 +76,10 @@ def candidates(found: Mapping[int, OnDisk], stable: set[int], served: int | None
     and while a version serves only newer ones, unless the served version's
     directory is gone, in which case the newest remaining one takes over.
     """
-    served_present = served is not None and served in found
+    floor = served if served is not None and served in found else None
     chosen = []
     for version in sorted(stable, reverse=True):
-        if served_present and version <= served:
+        if floor is not None and version <= floor:
             break
         if failed.get(version) == found[version].fingerprint:
             continue

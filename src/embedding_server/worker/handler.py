@@ -20,7 +20,7 @@ import logging
 import re
 import socket
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from gevent import Timeout
 from gunicorn.workers.ggevent import PyWSGIHandler
@@ -39,6 +39,11 @@ class OneWriteHandler(PyWSGIHandler):
     Chunked responses (an unsized body) and empty ones keep gevent's own
     path; the bytes on the wire are gevent's either way (tested).
     """
+
+    # gevent's attributes this class uses, typed (gevent ships no stubs).
+    status: Any
+    code: int
+    wsgi_input: Any
 
     def _write_with_headers(self, data: bytes) -> None:
         self.headers_sent = True

@@ -98,7 +98,7 @@ def read_headers(stream: BinaryIO, limits: HeadLimits = HeadLimits()) -> Request
     A refused block's `status` says why without quoting the line, since it
     is what the client is told; `code` is its HTTP status.
     """
-    fields = []
+    fields: list[tuple[str, str]] = []
     while True:
         # gunicorn counts a field's bytes with its CRLF: so does this limit.
         line = stream.readline(limits.field_size + 1)

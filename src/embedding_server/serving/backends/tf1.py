@@ -83,7 +83,7 @@ class TF1Runner:
         output = graph.get_tensor_by_name(signature.output)
         self._run = session_callable(self.session, feed_tensors, output)
         random = feedable_random(output)
-        self._run_without_random = None
+        self._run_without_random: Callable[..., Any] | None = None
         if random:
             try:
                 self._run_without_random = session_callable(self.session,
@@ -115,11 +115,13 @@ class TF1Runner:
 
     def _run_default(self, feeds: list[Any], batch: int) -> np.ndarray:
         zeros = [np.zeros((batch, *shape), dtype) for shape, dtype in self._random_shapes]
+        without_random = self._run_without_random
+        assert without_random is not None  # skips_random is False without it
         if self.skips_random:
-            return np.asarray(self._run_without_random(*feeds, *zeros)[0], dtype=np.float32)
+            return np.asarray(without_random(*feeds, *zeros)[0], dtype=np.float32)
         drawn = np.asarray(self._run(*feeds)[0], dtype=np.float32)
         try:
-            fed = np.asarray(self._run_without_random(*feeds, *zeros)[0], dtype=np.float32)
+            fed = np.asarray(without_random(*feeds, *zeros)[0], dtype=np.float32)
             self.skips_random = bool(np.allclose(drawn, fed, rtol=1e-5, atol=1e-6))
         except Exception:  # a random op TensorFlow will not take a feed for
             self.skips_random = False

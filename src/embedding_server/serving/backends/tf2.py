@@ -69,7 +69,7 @@ def _resolve(inputs: Mapping[str, tf.TensorSpec], outputs: Mapping[str, tf.Tenso
     if output is None or output not in outputs:
         problems.append(f"cannot tell which output of {sorted(outputs)} is the embedding; "
                         'name it in net_config.json ("serving": {"output": ...})')
-    if problems:
+    if problems or ids is None or output is None:  # a problem says which
         raise ValidationError(problems)
     spec = inputs[ids]
     takes_text = spec.dtype == tf.string
@@ -113,7 +113,7 @@ class SavedModelRunner:
     def run(self, ids: np.ndarray, lengths: np.ndarray,
             parameters: Mapping[str, float] | None = None) -> np.ndarray:
         feeds = {self._keys.ids: tf.constant(ids, dtype=self._ids_dtype)}
-        if self._lengths_dtype is not None:
+        if self._keys.lengths is not None:
             feeds[self._keys.lengths] = tf.constant(lengths, dtype=self._lengths_dtype)
         return self._fetch(feeds)
 
