@@ -45,6 +45,16 @@ def models_dir(tmp_path_factory) -> Path:
     return base
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The folder is the tier: every test in tests/system/ starts real
+    processes and needs the packages .ci/run installs (`-m "not system"`
+    leaves them out)."""
+    system = ROOT / "tests" / "system"
+    for item in items:
+        if system in item.path.parents:
+            item.add_marker(pytest.mark.system)
+
+
 def load_script(name: str) -> ModuleType:
     """A module of scripts/ (not a package), loaded from its file."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")

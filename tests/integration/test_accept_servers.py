@@ -74,5 +74,7 @@ def test_a_peer_that_takes_nothing_delays_a_connection_by_the_wait_only():
     from embedding_server.worker.accept import WAIT_S
 
     result = _scenario("stuck")
+    # It waited for the peer first (a lower bound: a busy machine cannot fail it)...
+    assert result["waited_s"] >= WAIT_S
+    # ...then went to the holder, rather than waiting for the peer for ever.
     assert result["held"] == [2, 0]
-    assert WAIT_S <= result["waited_s"] < 1.0
