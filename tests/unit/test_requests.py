@@ -149,3 +149,24 @@ def test_request_id_is_kept_only_when_safe():
     generated = request_id_from("bad id\nwith newline")
     assert len(generated) == 32 and generated != request_id_from(None)
     assert len(request_id_from("x" * 129)) == 32
+
+
+@pytest.mark.parametrize("form", [PREDICT, EMBED, SIMILARITY, TOKENIZE, EMBEDDINGS, TF_PREDICT],
+                         ids=["predict", "embed", "similarity", "tokenize", "openai",
+                              "tfserving"])
+def test_null_is_accepted_exactly_where_the_schema_says_nullable(form):
+    """The spec and the checks are one definition: a field the schema does
+    not mark x-nullable refuses null with 400, and a nullable one takes it."""
+    for name, field in form.fields.items():
+        body = {"title": "x", "texts": ["x"], "source": "x", "targets": ["x"],
+                "input": "x", "model": "m", "instances": ["x"]}
+        body = {key: value for key, value in body.items() if key in form.fields}
+        if name in form.required:
+            continue
+        body[name] = None
+        if field.schema().get("x-nullable"):
+            form.parse(body, LIMITS)
+        else:
+            with pytest.raises(InvalidRequest) as raised:
+                form.parse(body, LIMITS)
+            assert raised.value.status == 400 and raised.value.field == name, name

@@ -85,7 +85,7 @@ class Input(Field):
 EMBEDDINGS = Form({
     "input": Input(),
     "model": String("the name of a served model", non_empty=True),
-    "encoding_format": Choice(("float", "base64")),
+    "encoding_format": Choice(("float", "base64"), nullable=True),
     "dimensions": PositiveInt("keep the first n values, normalized again"),
     "user": String(),
     TRUNCATE: truncate_flag(),

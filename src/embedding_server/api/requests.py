@@ -155,22 +155,26 @@ class Flag(Field):
                          description=description)
 
     def parse(self, value: Any, name: str, context: Context) -> bool:
-        if value is None:
-            return False
         if not isinstance(value, bool):
             raise InvalidRequest(f"'{name}' must be true or false", field=name)
         return value
 
 
 class Choice(Field):
-    def __init__(self, values: Iterable[str], description: str | None = None):
+    """One of `values`, the first by default; null too when `nullable`
+    (OpenAI's clients send `"encoding_format": null`)."""
+
+    def __init__(self, values: Iterable[str], description: str | None = None,
+                 nullable: bool = False):
         self.values = tuple(values)
+        self.nullable = nullable
         super().__init__({"type": "string", "enum": list(self.values),
-                          "default": self.values[0]}, default=self.values[0],
-                         description=description)
+                          "default": self.values[0],
+                          **({"x-nullable": True} if nullable else {})},
+                         default=self.values[0], description=description)
 
     def parse(self, value: Any, name: str, context: Context) -> str:
-        if value is None:
+        if value is None and self.nullable:
             return self.values[0]
         if value not in self.values:
             choices = " or ".join(f'"{choice}"' for choice in self.values)
@@ -210,7 +214,8 @@ class String(Field):
     def __init__(self, description: str | None = None, non_empty: bool = False,
                  default: str | None = None):
         self.non_empty = non_empty
-        super().__init__({"type": "string", **({"minLength": 1} if non_empty else {})},
+        super().__init__({"type": "string", "x-nullable": True,
+                          **({"minLength": 1} if non_empty else {})},
                          default=default, description=description)
 
     def parse(self, value: Any, name: str, context: Context) -> str | None:
@@ -248,8 +253,8 @@ class Form:
                 hint = f" ({self._hints[name]})" if name in self._hints else ""
                 raise InvalidRequest(f"'{name}' is required{hint}", field=name)
         truncate = self.fields.get(TRUNCATE)
-        context = Context(limits, bool(truncate and truncate.parse(
-            body.get(TRUNCATE), TRUNCATE, Context(limits, False))))
+        context = Context(limits, bool(truncate and TRUNCATE in body and truncate.parse(
+            body[TRUNCATE], TRUNCATE, Context(limits, False))))
         return {name: field.parse(body[name], name, context) if name in body
                 else field.default for name, field in self.fields.items()}
 
