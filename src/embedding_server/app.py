@@ -14,7 +14,7 @@ from .api.errors import already_logged, register_app_errors
 from .api.openai import create_openai_blueprint
 from .api.ops import create_ops_blueprint
 from .api.tfserving import create_tfserving_blueprint
-from .auth import build_keyring
+from .api.keys import build_keyring
 from .settings import Settings, check_can_serve, load_settings
 from .observability.logs import configure_logging
 from .observability.request_log import install_request_log

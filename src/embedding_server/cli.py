@@ -19,7 +19,7 @@ def _config() -> Settings:
 
 def _check_can_serve(config: Settings) -> None:
     """Fail before any worker starts, with the message saying what to set."""
-    from .auth import build_keyring  # light: never TensorFlow in the master
+    from .api.keys import build_keyring  # light: never TensorFlow in the master
 
     try:
         check_can_serve(config)

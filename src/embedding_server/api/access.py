@@ -14,7 +14,7 @@ from flask_limiter import Limiter
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..auth import REALM, KeyRing, key_from
+from .keys import REALM, KeyRing, key_from
 from ..settings import Settings, ConfigError
 from ..observability.request_log import RESPONSE_HEADERS
 from .common import json_response

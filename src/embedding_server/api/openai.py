@@ -15,7 +15,6 @@ import numpy as np
 from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException
 
-from ..auth import KeyRing
 from ..serving.errors import (
     InferenceFailed, InvalidParameter, ModelNotAvailable, ModelNotFound, QueueFull,
     RequestTimedOut, ServingError)
@@ -24,6 +23,7 @@ from .access import install_auth
 from .common import json_body, json_response, limits, registry, timing
 from .encoding import base64_rows
 from .errors import http_headers, serving_error
+from .keys import KeyRing
 from .requests import (
     TRUNCATE, Choice, Context, Field, Form, InvalidRequest, PositiveInt, String,
     check_texts, truncate_flag)

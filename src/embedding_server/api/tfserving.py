@@ -17,12 +17,12 @@ from typing import Any
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from ..auth import KeyRing
 from ..serving.errors import ServingError
 from ..serving.registry import ModelEntry, ModelState
 from .access import install_auth
 from .common import json_body, json_response, limits, registry, timing
 from .errors import http_headers, serving_error
+from .keys import KeyRing
 from .requests import (
     TRUNCATE, Context, Field, Form, InvalidRequest, String, check_texts, truncate_flag)
 

@@ -9,7 +9,7 @@ from flask import Blueprint
 from flask_restx import Api, Resource
 
 from ... import __version__
-from ...auth import KeyRing
+from ..keys import KeyRing
 from ..access import install_auth
 from ..common import output_json
 from ..errors import register_api_errors

@@ -15,7 +15,7 @@ from typing import Iterable
 
 from flask import Request
 
-from .settings import Settings, ConfigError
+from ..settings import ConfigError, Settings
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 #: The scheme in WWW-Authenticate and in the Swagger spec.
