@@ -14,10 +14,10 @@ from flask_limiter import Limiter
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .keys import REALM, KeyRing, key_from
-from ..settings import Settings, ConfigError
 from ..observability.request_log import RESPONSE_HEADERS
+from ..settings import ConfigError, Settings
 from .common import json_response
+from .keys import REALM, KeyRing, key_from
 
 #: Endpoints open to everyone: the documentation, the probes, the metrics.
 OPEN_ENDPOINTS = frozenset({"api.doc", "api.root", "api.specs", "restx_doc.static",
