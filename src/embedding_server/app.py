@@ -23,7 +23,6 @@ from .serving.errors import ServingError
 from .serving.registry import ModelState, Registry
 from .serving.hooks import ProcessHooks
 from .serving.watcher import Watcher
-from .worker.heap import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +70,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None,
                hooks: ProcessHooks | None = None) -> Flask:
     """A new app; `config` is a config object, a mapping of variables, or
     None for the process environment (over ./.env); `hooks` are what the
-    hosting process offers (default: memory release only, no siblings).
+    hosting process offers (default: nothing).
     Raises ConfigError when the configuration must not serve (production
     with development settings)."""
-    hooks = hooks or ProcessHooks(release_memory=release_memory)
+    hooks = hooks or ProcessHooks()
     if not isinstance(config, Settings):
         config = load_settings(config)
     check_can_serve(config)

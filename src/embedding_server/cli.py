@@ -54,9 +54,11 @@ def run(host: str | None, port: int | None) -> None:
         app = _placeholder_app
     else:
         from .app import create_app
+        from .serving.hooks import ProcessHooks
+        from .worker.heap import release_memory
         from .worker.signals import on_sighup
 
-        app = create_app(config)
+        app = create_app(config, ProcessHooks(release_memory=release_memory))
         on_sighup(app.extensions["watcher"].trigger)
     run_simple(host or config.HOST, config.PORT if port is None else port, app,
                use_reloader=debug, use_debugger=debug, threaded=True,
