@@ -307,8 +307,8 @@ def main() -> None:
     words = load_words("es")
     texts = single_texts(words)
     single = [{"title": text} for text in texts]
-    # One title in 16 is long: its batch mixes lengths (README, "Rows of very
-    # different lengths run apart").
+    # One title in 16 is long: its batch mixes lengths (docs/performance.md, "Tuning":
+    # rows of very different lengths run apart).
     mixed = [{"title": long_sentence(words, 300, seed=i) if i % 16 == 5 else text}
              for i, text in enumerate(texts)]
     bulk = [{"texts": texts} for texts in bulk_texts(words)]

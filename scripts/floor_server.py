@@ -14,7 +14,7 @@ environment, in front of the least an embedding server can be:
 None of them checks bodies, keys, limits or versions, logs, counts or adds
 headers: what each costs is what the work itself costs on this machine's
 HTTP path with that framework, against which the served stack's ratios can
-be read (README, "Benchmark"). Never a way to serve anything.
+be read (docs/performance.md). Never a way to serve anything.
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def run(host: str | None, port: int | None) -> None:
                    "[default: WORKER_TIMEOUT]")
 @click.option("--worker-class", type=click.Choice(server.WORKER_CLASSES),
               default=server.WORKER_CLASSES[0], show_default=True,
-              help="gunicorn worker class (see README, Performance)")
+              help="gunicorn worker class (docs/performance.md says why the default)")
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
           timeout: int | None, worker_class: str) -> None:
     """Run the production server (gunicorn; models loaded in each worker)."""

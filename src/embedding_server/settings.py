@@ -255,7 +255,7 @@ class Settings:
         "60", parse_positive_int,
         "`serve`: seconds a silent worker lives before it is restarted, and the graceful "
         "shutdown time")
-    # The HTTP layer of `serve` (README, "Connections and HTTP limits").
+    # The HTTP layer of `serve`: gunicorn's names and defaults.
     WORKER_CONNECTIONS: int = setting(
         "1000", parse_positive_int,
         "`serve`: most open connections per worker; more wait in the listen backlog "

@@ -14,13 +14,11 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 def base64_rows(vectors: np.ndarray) -> list[str]:
     """Each row as base64 of its little-endian float32 bytes.
 
-    pybase64 encodes with SIMD: 64 rows of 300 in 3 us against 90 us with
-    the standard library's binascii (best of 5, one process), which were
-    ~4 % of a served 64-text base64 request. When a row's bytes are a
-    multiple of 3 (a dimension divisible by 3, as bow-spanish's 300), base64
-    of the whole matrix falls on row boundaries with no padding between
-    rows: one call, then slices (64 calls took 30 us); other dimensions
-    need each row's own padding and are encoded row by row.
+    pybase64 encodes with SIMD, many times faster than the standard
+    library's binascii. When a row's bytes are a multiple of 3 (a dimension
+    divisible by 3, as bow-spanish's 300), base64 of the whole matrix falls
+    on row boundaries with no padding between rows: one call, then slices;
+    other dimensions need each row's own padding and are encoded row by row.
     """
     little = np.ascontiguousarray(vectors, dtype="<f4")
     if little.ndim != 2 or little.shape[1] % 3 or not little.shape[1]:
@@ -36,7 +34,7 @@ def body_bytes(environ: dict, limit: int) -> bytes | None:
     which Werkzeug's stream handles.
 
     A sized body is read in one call: Werkzeug wraps the input in a limiting
-    stream first (cProfile: 5 % of a single-text /predict), and the WSGI
+    stream first (a visible share of a small request), and the WSGI
     server already stops the input at Content-Length. A chunked body is read
     to one byte past the limit: Werkzeug's stream stops at the limit and
     returns what it has, so a larger body was silently cut there.

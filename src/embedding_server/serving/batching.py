@@ -55,10 +55,9 @@ def loop_settle() -> Callable[[], None]:
     only one or two of the requests whose bytes are waiting on its sockets;
     a batch taken then is small, and the rest wait for the next model run.
     Waiting until the loop is idle (every ready request parsed and queued)
-    took the mean batch at 32 connections from ~9 to ~15 texts (bow-spanish;
-    the LSTM ~7.5 to ~15.8) and lowered the CPU per request (README,
-    "What profiling found"). The wait is bounded: a loop that never idles
-    (constant arrivals) delays a batch by SETTLE_LIMIT_S at most.
+    makes batches larger, and each request cheaper. The wait is bounded: a
+    loop that never idles (constant arrivals) delays a batch by
+    SETTLE_LIMIT_S at most.
     With threads, requests queue themselves as they come: nothing to wait for.
     """
     if not under_gevent():
@@ -112,9 +111,9 @@ class MicroBatcher:
         Rows that fill a batch by themselves gain nothing from waiting for
         others; when the model's full runs are quick, they run here, in the
         request's thread, beside any batch the batcher is running. Under
-        gevent that spares the hand-off to a native thread and back (served,
-        16 % of a 64-text base64 request's CPU: README, "What profiling
-        found"), at the price of holding the event loop for the run: hence
+        gevent that spares the hand-off to a native thread and back (a
+        sizeable share of a bulk request's CPU), at the price of holding the
+        event loop for the run: hence
         the limit, so a slow model never stalls the worker's other
         connections. They do not wait for the model to be idle: under steady
         bulk load a run on the pool always has the next request queued behind

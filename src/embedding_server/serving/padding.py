@@ -3,8 +3,7 @@ longest row, and by a bound on padded ids, for every model.
 
 A model padded per run (lstm-multilingual) computes every padded position, so one
 long text in a batch of short ones makes the whole batch pay for its
-length: 64 rows of 10 ids and one of 300 took 303 ms in one run and 60 ms
-as two (README, "What profiling found"). As sentence-transformers does
+length, which running it apart avoids. As sentence-transformers does
 before it batches, rows are sorted by length; they are then cut into runs
 where padding would be most of a run, and where a run would pass a bound
 on padded ids (its memory: an LSTM keeps every step's output).

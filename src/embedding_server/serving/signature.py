@@ -75,8 +75,8 @@ def resolve_signature(model_name: str, net_config: Mapping[str, Any]) -> Signatu
             return PROFILES[model_name]
         raise SignatureError([
             'net_config.json has no "serving" section and there is no built-in '
-            f"profile for a model named {model_name!r}; add the section (see "
-            "README, \"Signature format\")"])
+            f"profile for a model named {model_name!r}; add the section (its input and "
+            "output tensor names at least)"])
     return parse_serving_section(section)
 
 

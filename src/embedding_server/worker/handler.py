@@ -11,8 +11,6 @@ TCP path and, with Nagle off as on loopback, two wake-ups of the client for
 one answer, a measurable share of a small response's cost (`/health/live`
 answers 20 bytes, `/predict` ~4 KB). One scatter-gather `sendmsg` of head
 and body costs one call and copies nothing.
-Served side by side (README, "What profiling found"), the workers' CPU per
-request fell ~10 % on `/health/live` and ~5 % on single-text `/predict`.
 """
 from __future__ import annotations
 
@@ -99,8 +97,8 @@ _TARGET = re.compile(r"[\x21-\x7e]+\Z")
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """The limits and deadlines of `serve`'s HTTP layer (README, "Connections
-    and HTTP limits"), gunicorn's names and defaults where it has them."""
+    """The limits and deadlines of `serve`'s HTTP layer, gunicorn's names and
+    defaults where it has them."""
     request_line: int = 4094
     head: HeadLimits = HeadLimits()
     idle_s: float = 5.0

@@ -36,9 +36,8 @@ class TF1Runner:
                  threads: int = 0):
         """`threads` > 0 gives each op that many threads and runs the graph in
         the calling thread (a negative inter-op count): with one worker process
-        per core, handing ops to another pool only adds wake-ups (measured: a
-        batch-1 run of bow-spanish went from ~206 to ~180 us, batch 64 from
-        ~1150 to ~800 us). 0 leaves both pools to TensorFlow."""
+        per core, handing ops to another pool only adds wake-ups. 0 leaves both
+        pools to TensorFlow."""
         self.graph = tf.Graph()
         session_config = tf.compat.v1.ConfigProto(
             intra_op_parallelism_threads=threads,
