@@ -72,6 +72,19 @@ def test_dimensions_truncate_then_renormalize(served):
     assert caught.value.body["param"] == "dimensions"
 
 
+def test_the_sdk_sends_truncate_as_an_extra_body_field(served):
+    app, base = served
+    long_text = "hola mundo " * 3000  # 33,000 characters, over MAX_TEXT_CHARS
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(base).embeddings.create(model="bow-spanish", input=long_text)
+    assert caught.value.status_code == 413
+    result = sdk(base).embeddings.create(model="bow-spanish", input=long_text,
+                                         extra_body={"truncate": True})
+    cut = long_text[:app.config["MAX_TEXT_CHARS"]]
+    assert np.allclose(result.data[0].embedding, native(app, "bow-spanish", [cut])[0],
+                       atol=1e-6)
+
+
 def test_token_id_inputs_use_the_models_ids(served):
     app, base = served
     ids = app.test_client().post("/api/v1/models/bow-spanish/tokenize",
