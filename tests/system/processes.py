@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 90
@@ -54,6 +55,22 @@ def start(command: list[str], environ: dict[str, str], cwd: Path) -> subprocess.
                                    start_new_session=True)
     process.output_path = cwd / "server.out"
     return process
+
+
+@contextmanager
+def serving(environ: dict[str, str], cwd: Path, workers: int = 2,
+            ready_path: str = "/health/ready") -> Iterator[tuple[str, subprocess.Popen]]:
+    """`my-server-manage serve` on a free port of 127.0.0.1, ready; yields its
+    base URL (`http://127.0.0.1:PORT`) and process, and stops it after."""
+    port = free_port()
+    process = start([str(BIN / "my-server-manage"), "serve", "--port", str(port),
+                     "--workers", str(workers), "--timeout", "20"], environ, cwd)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + ready_path, process)
+        yield base, process
+    finally:
+        stop(process)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import ROOT, test_environ
-from tests.system.processes import BIN, free_port, start, stop, wait_for
+from tests.system.processes import serving
 
 README = ROOT / "README.md"
 DOCUMENTED = "http://127.0.0.1:5000"
@@ -72,16 +72,9 @@ def test_the_readme_has_examples_and_each_targets_the_documented_server():
 @pytest.fixture(scope="module")
 def server(models_dir, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("readme")
-    port = free_port()
-    process = start([str(BIN / "my-server-manage"), "serve", "--port", str(port),
-                     "--workers", "1", "--timeout", "20"],
-                    test_environ(models_dir, tmp_path / "api.log"), tmp_path)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/health/ready", process)
+    with serving(test_environ(models_dir, tmp_path / "api.log"), tmp_path, workers=1) as (
+            base, _):
         yield base
-    finally:
-        stop(process)
 
 
 def _keys(value: object) -> set[str]:

@@ -10,23 +10,15 @@ import time
 import pytest
 
 from tests.conftest import test_environ
-from tests.system.processes import (
-    BIN, connections_per_worker, free_port, post_json, start, stop, wait_for)
+from tests.system.processes import connections_per_worker, post_json, serving
 
 
 @pytest.fixture()
 def served(models_dir, tmp_path):
     """A running `serve` with two workers; yields its base URL and process."""
-    port = free_port()
-    process = start([str(BIN / "my-server-manage"), "serve", "--port", str(port),
-                     "--workers", "2", "--timeout", "20"],
-                    test_environ(models_dir, tmp_path / "api.log"), tmp_path)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        wait_for(base + "/models/bow-spanish", process)
-        yield base, process
-    finally:
-        stop(process)
+    with serving(test_environ(models_dir, tmp_path / "api.log"), tmp_path,
+                 ready_path="/api/v1/models/bow-spanish") as (base, process):
+        yield base + "/api/v1", process
 
 
 def test_serve_runs_two_workers_that_answer_concurrent_requests(served):
