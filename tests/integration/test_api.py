@@ -275,3 +275,23 @@ def test_garbage_inputs_never_cause_a_server_error(client):
             for path in ("/predict", "/embed"):
                 response = client.post(url + path, data=data)
                 assert response.status_code < 500, (url, path, data)
+
+
+@pytest.mark.parametrize("content_type, status", [
+    ("application/xml", 415), ("text/xml", 415), ("application/soap+xml", 415),
+    ("multipart/form-data; boundary=x", 415), ("text/html", 415),
+    ("application/x-www-form-urlencoded", 400), ("application/json", 400), (None, 400),
+])
+def test_a_body_that_is_not_json_says_a_json_body_is_expected(client, content_type, status):
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path, key in ((BOW + "/predict", "message"), ("/v1/embeddings", "error"),
+                      ("/v1/models/bow-spanish:predict", "error")):
+        response = client.post(path, data=b"<title>hola</title>", headers=headers)
+        assert response.status_code == status, (path, content_type)
+        body = response.get_json()
+        message = body[key]["message"] if isinstance(body[key], dict) else body[key]
+        assert "a JSON body is expected" in message, (path, message)
+    # curl's -d sends form-encoded by default: JSON in it is still read as JSON.
+    response = client.post(BOW + "/predict", data=b'{"title": "hola"}',
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import orjson
 from flask import Response, current_app, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from ..observability.request_log import add_headers, note_model
 from ..serving.registry import Registry
@@ -61,7 +61,21 @@ def json_body() -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise BadRequest(f"the request body is not valid JSON ({error})") from None
+        raise not_json(current.mimetype, error) from None
+
+
+#: Content types that can never hold JSON. Others (form-encoded above all:
+#: curl's `-d` sends it by default) are parsed as JSON all the same.
+_NEVER_JSON = ("multipart/", "application/xml", "text/xml", "text/html")
+
+
+def not_json(mimetype: str, error: Exception) -> HTTPException:
+    """415 for a body of a type that cannot be JSON, else 400; both say a
+    JSON body is what the endpoint takes."""
+    if mimetype.startswith(_NEVER_JSON) or mimetype.endswith("+xml"):
+        return UnsupportedMediaType(f"a JSON body is expected, not {mimetype}; send "
+                                    "Content-Type: application/json")
+    return BadRequest(f"a JSON body is expected; the body is not valid JSON ({error})")
 
 
 def timing(name: str, result: Embeddings) -> None:

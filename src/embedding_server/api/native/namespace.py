@@ -27,7 +27,8 @@ def reads_body(too_large: str, empty: str, unavailable: str = "The model is not 
         400: ("Malformed body, wrong type, unknown field or value out of range", error),
         404: ("No such model is configured", error),
         413: (too_large, error),
-        415: ("A Content-Encoding other than gzip", error),
+        415: ("A Content-Encoding other than gzip, or a Content-Type that cannot be JSON",
+              error),
         422: (empty, error),
         503: (unavailable, error),
     })
