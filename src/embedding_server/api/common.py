@@ -23,17 +23,13 @@ OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 def json_response(body: Any, status: int = 200,
                   headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response, built directly: flask-restx passes a ready Response
-    through instead of re-dispatching on its representations."""
+    through instead of re-dispatching on its representations. Also restx's
+    representation for application/json (the same signature)."""
     response = Response(orjson.dumps(body, option=OPTIONS), status=status,
                         mimetype="application/json")
     if headers:
         response.headers.extend(headers)
     return response
-
-
-def output_json(data: Any, code: int, headers: Mapping[str, str] | None = None) -> Response:
-    """flask-restx representation for application/json."""
-    return json_response(data, code, headers)
 
 
 def registry() -> Registry:

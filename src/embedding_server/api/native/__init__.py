@@ -11,7 +11,7 @@ from flask_restx import Api, Resource
 from ... import __version__
 from ..keys import KeyRing
 from ..access import install_auth
-from ..common import output_json
+from ..common import json_response
 from ..errors import register_api_errors
 from .models import Embed, ModelList, ModelStatus, Predict, Reload
 from .namespace import guarded, ns
@@ -60,7 +60,7 @@ def create_blueprint(keyring: KeyRing | None = None, swagger_ui: bool = True) ->
               authorizations=AUTHORIZATIONS if secured else None,
               security=[{"apiKey": []}, {"bearer": []}] if secured else None)
     install_auth(blueprint, keyring or KeyRing())
-    api.representation("application/json")(output_json)
+    api.representation("application/json")(json_response)
     api.add_namespace(ns)
     register_api_errors(api)
     return blueprint
