@@ -1,13 +1,18 @@
 """`my-server-manage`: run the server, check models, build the demo models."""
 from __future__ import annotations
 
+import json
 import sys
 import sysconfig
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .settings import Settings, ConfigError, check_can_serve, load_settings
 from .worker import gunicorn as server
+
+if TYPE_CHECKING:  # the registry imports TensorFlow: never in the CLI's master
+    from .serving.registry import ModelEntry
 
 
 def _config() -> Settings:
@@ -109,36 +114,57 @@ def _load_registry():
     return build_registry(_config())
 
 
-@main.command()
-def check() -> None:
-    """Validate and load every configured model; exit 1 if any failed."""
+def _problems(entry: "ModelEntry") -> list[str]:
+    """Why a model fails `check`: its own problems, and any version that
+    FAILED beside the one serving (it would fail the next reload)."""
     from .serving.registry import ModelState
 
+    problems = list(entry.problems)
+    if entry.version is not None:
+        problems += [f"version {other.version} FAILED: {other.error}"
+                     for other in entry.versions.values()
+                     if other.state is ModelState.FAILED]
+    return problems
+
+
+def _loaded(status: dict[str, Any]) -> str:
+    seconds = status["load_seconds"]
+    return f", loaded in {seconds:.2f} s" if seconds is not None else ""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="print one JSON object: each model's status and problems")
+def check(as_json: bool) -> None:
+    """Validate and load every configured model; exit 1 if any failed."""
     registry = _load_registry()
-    failed = False
+    report = []
     for entry in registry.entries():
-        version = f" (version {entry.version})" if entry.version is not None else ""
+        status, problems = entry.status(), _problems(entry)
+        report.append({**status, "problems": problems})
+        if as_json:
+            continue
+        version = (f" (version {entry.version}{_loaded(status)})"
+                   if entry.version is not None else "")
         click.echo(f"{entry.name}: {entry.state.value}{version}")
-        if entry.problems:
-            failed = True
-            for problem in entry.problems:
-                click.echo(f"  - {problem}")
-        for other in entry.versions.values():
-            if other.state is ModelState.FAILED and entry.version is not None:
-                failed = True
-                click.echo(f"  - version {other.version} FAILED: {other.error}")
+        for problem in problems:
+            click.echo(f"  - {problem}")
     registry.close()
+    failed = any(model["problems"] for model in report)
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "models": report}, indent=2))
     sys.exit(1 if failed else 0)
 
 
 @main.command()
 def models() -> None:
-    """List the configured models and their states."""
+    """List the configured models, their states and load times."""
     registry = _load_registry()
     for entry in registry.entries():
         status = entry.status()
         detail = (f"dim={status['embedding_dim']} max_length={status['max_length']} "
-                  f"vocabulary={status['vocabulary_size']} version={status['version']}"
+                  f"vocabulary={status['vocabulary_size']} version={status['version']} "
+                  f"load={status['load_seconds']:.2f}s"
                   if entry.servable else entry.error)
         click.echo(f"{entry.name}\t{entry.state.value}\t{detail}")
     registry.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -29,8 +30,35 @@ def test_help_on_every_command():
 def test_check_passes_on_the_demo_models(models_dir, tmp_path):
     result = invoke(["check"], test_environ(models_dir, tmp_path / "log"))
     assert result.exit_code == 0, result.output
-    assert "bow-spanish: AVAILABLE" in result.output
-    assert "lstm-multilingual: AVAILABLE" in result.output
+    for name in ("bow-spanish", "lstm-multilingual"):
+        assert re.search(rf"^{name}: AVAILABLE \(version 1, loaded in \d+\.\d\d s\)$",
+                         result.output, re.M), result.output
+
+
+def test_check_json_reports_each_model_for_scripts(models_dir, tmp_path):
+    result = invoke(["check", "--json"], test_environ(models_dir, tmp_path / "log",
+                                                      MODEL_NAMES="bow-spanish,absent"))
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["ok"] is False
+    served, absent = report["models"]
+    assert (served["name"], served["state"], served["problems"]) == (
+        "bow-spanish", "AVAILABLE", [])
+    assert served["load_seconds"] > 0 and served["embedding_dim"] == 300
+    assert absent["state"] == "FAILED" and absent["load_seconds"] is None
+    assert absent["problems"] and "model directory" in absent["problems"][0]
+
+
+def test_check_prints_no_tensorflow_chatter(models_dir, tmp_path):
+    """A real process: TensorFlow writes its start-up lines to file descriptor 2."""
+    environ = {key: value for key, value in os.environ.items()
+               if key != "TF_CPP_MIN_LOG_LEVEL"}
+    environ.update(test_environ(models_dir, tmp_path / "log"))
+    done = subprocess.run([str(BIN / "my-server-manage"), "check"], env=environ,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[0].startswith("bow-spanish: AVAILABLE (version 1, ")
 
 
 def test_check_fails_and_lists_every_problem(models_dir, tmp_path):
@@ -52,7 +80,7 @@ def test_check_reports_a_broken_newer_version_beside_the_one_serving(models_dir,
     result = invoke(["check"], test_environ(tmp_path / "m", tmp_path / "log",
                                             MODEL_NAMES="bow-spanish"))
     assert result.exit_code == 1
-    assert "bow-spanish: AVAILABLE (version 1)" in result.output
+    assert "bow-spanish: AVAILABLE (version 1, loaded in " in result.output
     assert "  - version 2 FAILED: " in result.output and "truncated" in result.output
 
 
@@ -61,7 +89,8 @@ def test_models_lists_states(models_dir, tmp_path):
                                              MODEL_NAMES="bow-spanish,absent"))
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].startswith("bow-spanish\tAVAILABLE\tdim=300 max_length=20")
+    assert re.fullmatch(r"bow-spanish\tAVAILABLE\tdim=300 max_length=20 vocabulary=\d+ "
+                        r"version=1 load=\d+\.\d\ds", lines[0]), lines[0]
     assert lines[1].startswith("absent\tFAILED\tmodel directory")
 
 
@@ -97,7 +126,8 @@ def test_build_demo_models_defaults_to_models_base_dir(tmp_path, monkeypatch):
 @pytest.mark.parametrize("flask_env", ["testing", "development"])
 def test_run_serves_on_a_free_port(models_dir, tmp_path, flask_env):
     port = free_port()
-    environ = test_environ(models_dir, tmp_path / "api.log", FLASK_ENV=flask_env)
+    environ = test_environ(models_dir, tmp_path / "api.log", FLASK_ENV=flask_env,
+                           LOG_LEVEL="INFO")
     process = start([str(BIN / "my-server-manage"), "run", "--port", str(port)],
                     environ, tmp_path)
     try:
@@ -111,6 +141,11 @@ def test_run_serves_on_a_free_port(models_dir, tmp_path, flask_env):
     if flask_env == "development":
         assert "Debugger is active" in output
     assert "Traceback" not in output
+    # Each model loads once: the development reloader's watching parent
+    # never builds the app.
+    log = (tmp_path / "api.log").read_text()
+    for name in ("bow-spanish", "lstm-multilingual"):
+        assert log.count(f"model {name} version 1 AVAILABLE") == 1, log
 
 
 def test_dotenv_file_with_the_seed_script(models_dir, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import resource
+import select
 import socket
 import time
 import urllib.request
@@ -329,3 +330,64 @@ def test_client_faults_are_neither_500s_nor_tracebacks(server):
     assert text.count(" 429 ") >= statuses.count(429)
     series = _metric_series(port, "embedding_http_requests_total")
     assert not any('status="500"' in line for line in series)
+
+
+def _answer(port: int, method: str, path: str, body: bytes = b"",
+            content_type: str = "application/json") -> tuple[int, bytes]:
+    """Status and body; the body is sent as curl does, read as soon as the
+    server answers (it refuses an oversized body before reading it all)."""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: t\r\nX-API-Key: {KEY}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        # For a large body, wait for an answer to the head alone, as curl does.
+        wait = 1.0 if len(body) > 65536 else 0.0
+        for offset in range(0, len(body), 65536):
+            if select.select([sock], [], [], wait)[0]:
+                break
+            wait = 0
+            try:
+                sock.sendall(body[offset:offset + 65536])
+            except OSError:
+                break
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:  # closed with our body unread: the answer came first
+            pass
+    head_bytes, _, payload = received.partition(b"\r\n\r\n")
+    return int(head_bytes.split()[1]), payload
+
+
+BIG = b'{"title": "' + b"a" * (10 * 1024 * 1024) + b'"}'
+TEXTS_300 = b'{"texts": [' + b",".join([b'"hola"'] * 300) + b"]}"
+LONG_TITLE = b'{"title": "' + b"hola " * 4001 + b'"}'
+
+
+@pytest.mark.parametrize("method, path, body, content_type, status, setting", [
+    ("POST", "/api/v1/models/bow-spanish/predict", BIG, "application/json", 413,
+     "MAX_CONTENT_LENGTH"),
+    ("POST", "/v1/embeddings", BIG, "application/json", 413, "MAX_CONTENT_LENGTH"),
+    ("POST", "/v1/models/bow-spanish:predict", BIG, "text/plain", 413, "MAX_CONTENT_LENGTH"),
+    ("POST", "/api/v1/models/bow-spanish/embed", TEXTS_300, "application/json", 413,
+     "MAX_BATCH_TEXTS"),
+    ("POST", "/api/v1/models/bow-spanish/predict", LONG_TITLE, "application/json", 413,
+     "MAX_TEXT_CHARS"),
+    ("GET", "/no/such/path", b"", "application/json", 404, "not found"),
+    ("DELETE", "/api/v1/models", b"", "application/json", 405, "not allowed"),
+    ("POST", "/api/v1/models/bow-spanish/predict", b"title=hola",
+     "application/x-www-form-urlencoded", 400, "a JSON body is expected"),
+    ("POST", "/api/v1/models/bow-spanish/embed", b"<texts/>", "application/xml", 415,
+     "a JSON body is expected"),
+    ("POST", "/v1/embeddings", b"--x\r\n", "multipart/form-data; boundary=x", 415,
+     "a JSON body is expected"),
+])
+def test_client_errors_are_compact_json_naming_their_cause(server, method, path, body,
+                                                           content_type, status, setting):
+    port, _ = server
+    code, received = _answer(port, method, path, body, content_type)
+    assert code == status, received[:300]
+    assert b"\n" not in received.rstrip(b"\n") and b": " not in received[:40], received
+    assert setting.lower() in received.decode().lower(), received

@@ -14,7 +14,7 @@ import tempfile
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
+from ..tensorflow_import import tf
 
 from ..serving.signature import BOW_SPANISH
 from .words import LANGUAGES, load_words, multilingual_words

@@ -104,6 +104,8 @@ class ModelEntry:
             "vocabulary_size": len(servable.vocabulary) if servable else None,
             "oov_token": servable.vocabulary.oov_token if servable else None,
             "parameters": sorted(servable.signature.parameters) if servable else [],
+            "load_seconds": (round(servable.load_seconds, 3)
+                             if servable and servable.load_seconds is not None else None),
         }
 
 
@@ -111,6 +113,7 @@ def load_servable(name: str, directory: str, version: int, settings: Settings,
                   metrics: ModelMetrics | None = None,
                   cache: EmbeddingCache | None = None) -> Servable:
     """Validate, load and warm up one version's directory (TF1 or SavedModel)."""
+    started = time.perf_counter()
     files = ModelFiles.from_names(settings.MODEL_FILES)
     if is_saved_model(directory):
         model = _saved_model(directory, files, settings.OOV_TOKEN)
@@ -128,6 +131,7 @@ def load_servable(name: str, directory: str, version: int, settings: Settings,
     except Exception:
         servable.close()
         raise
+    servable.load_seconds = time.perf_counter() - started
     return servable
 
 
@@ -267,9 +271,9 @@ class Registry:
                 else:
                     del entry.versions[old.version]
                     entry.metrics.version_state(old.version, ModelState.UNLOADED.value)
-        log.info("model %s version %d AVAILABLE (%s checkpoint, %d words, dimension %d)",
-                 entry.name, servable.version, servable.checkpoint_format,
-                 len(servable.vocabulary), servable.embedding_dim)
+        log.info("model %s version %d AVAILABLE (%s checkpoint, %d words, dimension %d, "
+                 "loaded in %.2f s)", entry.name, servable.version, servable.checkpoint_format,
+                 len(servable.vocabulary), servable.embedding_dim, servable.load_seconds or 0)
         if old is not None:
             entry.metrics.swapped()
             old.retire()

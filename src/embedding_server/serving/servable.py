@@ -81,6 +81,8 @@ class Servable:
         self.checkpoint_format = model.checkpoint_format
         self.max_length = runner.max_length
         self.embedding_dim = 0
+        #: Seconds from reading the directory to warmed up, set by the loader.
+        self.load_seconds: float | None = None
         self.metrics = metrics
         self.cache = cache
         self.max_tokens = policy.max_tokens

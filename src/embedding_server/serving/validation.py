@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-import tensorflow as tf
+from ..tensorflow_import import tf
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 

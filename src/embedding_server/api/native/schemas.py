@@ -24,6 +24,7 @@ def _nullable(field_class: type) -> type:
 
 NullableString = _nullable(fields.String)
 NullableInteger = _nullable(fields.Integer)
+NullableFloat = _nullable(fields.Float)
 
 
 class FloatsOrBase64(fields.Raw):
@@ -56,6 +57,8 @@ def register_models(ns: Namespace) -> dict[str, object]:
                                     "null: they are dropped"),
         "parameters": fields.List(fields.String, description="optional request "
                                   "parameters the model takes"),
+        "load_seconds": NullableFloat(description="seconds the serving version took "
+                                      "to load and warm up"),
     })
     status_list = ns.model("ModelList", {"models": fields.List(fields.Nested(status))})
     prediction = ns.model("ModelPrediction", {

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import tensorflow as tf
+from ...tensorflow_import import tf
 from tensorflow.core.protobuf import config_pb2
 
 from ..signature import Signature

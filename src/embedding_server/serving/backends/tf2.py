@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-import tensorflow as tf
+from ...tensorflow_import import tf
 
 from ..signature import LONGEST_INPUT, TRUNCATING_SIDES, Signature
 from .tf1 import describe_tf_error
