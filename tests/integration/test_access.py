@@ -167,11 +167,12 @@ def test_cors_is_off_unless_origins_are_set(client, make_app):
     cors = make_app(MODEL_NAMES="bow-spanish", CORS_ORIGINS="https://app.example").test_client()
     response = cors.get(BOW, headers=origin)
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
-    preflight = cors.options(BOW + "/predict", headers={
-        **origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "X-API-Key"})
-    assert preflight.status_code == 200
-    assert "x-api-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    for path in (BOW + "/predict", "/v1/models/bow-spanish:predict", "/v1/embeddings"):
+        preflight = cors.options(path, headers={
+            **origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "X-API-Key"})
+        assert preflight.status_code == 200, path
+        assert "x-api-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
 
 
 def test_swagger_ui_can_be_turned_off(make_app):

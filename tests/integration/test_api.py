@@ -242,15 +242,6 @@ def test_unknown_path_and_method_are_json(client):
     assert response.status_code == 405 and "message" in response.get_json()
 
 
-def test_swagger_ui_and_spec(client):
-    assert client.get("/api/v1/").status_code == 200
-    spec = client.get("/api/v1/swagger.json").get_json()
-    assert spec["basePath"] == "/api/v1"
-    assert {"/models", "/models/{name}", "/models/{name}/predict",
-            "/models/{name}/embed"} <= set(spec["paths"])
-    assert "PredictRequest" in spec["definitions"]
-
-
 def test_no_stack_trace_reaches_a_client(client, monkeypatch):
     servable = client.application.extensions["registry"].get("bow-spanish")
 

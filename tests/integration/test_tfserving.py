@@ -81,6 +81,21 @@ def test_predict_errors(client):
     assert client.post(BASE + ":predict", data=b"{").get_json()["error"]
 
 
+def test_a_405_names_the_method_the_path_takes(client):
+    reads, predicts = "GET, HEAD, OPTIONS", "OPTIONS, POST"
+    for method, path, allow in [("POST", BASE, reads), ("POST", BASE + "/metadata", reads),
+                                ("GET", BASE + ":predict", predicts),
+                                ("GET", BASE + "/versions/1:predict", predicts)]:
+        response = client.open(path, method=method, json={"instances": ["a"]})
+        assert response.status_code == 405, path
+        assert response.headers["Allow"] == allow, path
+        assert set(response.get_json()) == {"error"}
+        options = client.options(path)
+        assert options.status_code == 200 and options.headers["Allow"] == allow
+    head = client.head(BASE + "/metadata")
+    assert head.status_code == 200 and head.data == b""
+
+
 def test_keys_guard_it_with_its_own_error_shape(make_app):
     client = make_app(MODEL_NAMES="bow-spanish", API_KEYS="k").test_client()
     denied = client.post(BASE + ":predict", json={"instances": ["hola"]})

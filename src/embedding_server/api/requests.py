@@ -260,9 +260,13 @@ class Form:
 
     def schema(self) -> dict[str, Any]:
         """The body as JSON Schema (Swagger 2.0's subset), for `Api.schema_model`."""
-        return {"type": "object", "required": list(self.required),
-                "properties": {name: field.schema() for name, field in self.fields.items()},
-                "additionalProperties": False}
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {name: field.schema() for name, field in self.fields.items()},
+            "additionalProperties": False}
+        if self.required:  # Swagger 2.0 wants at least one name when present
+            schema["required"] = list(self.required)
+        return schema
 
 
 def truncate_flag() -> Flag:

@@ -37,9 +37,11 @@ _STATES = {ModelState.LOADING: "LOADING", ModelState.AVAILABLE: "AVAILABLE",
 
 
 class TFServingError(Exception):
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, allow: str | None = None):
         super().__init__(message)
         self.status = status
+        #: A 405's Allow header: the method the path does take (RFC 9110 15.5.6).
+        self.allow = allow
 
 
 def error_response(status: int, message: str, headers: Any = None) -> Response:
@@ -151,7 +153,11 @@ def _route(rest: str) -> Response:
     entry = registry().entry(match["name"])
     version = _version(match["version"], entry.name)
     verb = match["verb"]
-    if request.method == "GET" and not verb:
+    # What this path takes, not what the shared rule does (RFC 9110 15.5.6).
+    allow = "OPTIONS, POST" if verb else "GET, HEAD, OPTIONS"
+    if request.method == "OPTIONS":
+        return Response(status=200, headers={"Allow": allow})
+    if request.method in ("GET", "HEAD") and not verb:
         if match["metadata"]:
             return json_response(_metadata(entry, version))
         return json_response({"model_version_status": _version_status(entry, version)})
@@ -159,18 +165,20 @@ def _route(rest: str) -> Response:
         return _predict(entry, version)
     if verb and verb != "predict":
         raise TFServingError(f"{verb!r} is not supported; embeddings are served by "
-                             "':predict'", 404 if request.method == "POST" else 405)
-    raise TFServingError(f"{request.method} is not supported on this path", 405)
+                             "':predict'", 404 if request.method == "POST" else 405, allow)
+    raise TFServingError(f"{request.method} is not supported on this path", 405, allow)
 
 
 def create_tfserving_blueprint(keyring: KeyRing | None = None) -> Blueprint:
     blueprint = Blueprint("tfserving", __name__)
     install_auth(blueprint, keyring or KeyRing(), lambda message: error_response(401, message))
-    blueprint.add_url_rule("/v1/models/<path:rest>", "model", _route, methods=["GET", "POST"])
+    blueprint.add_url_rule("/v1/models/<path:rest>", "model", _route,
+                           methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
 
     @blueprint.errorhandler(TFServingError)
     def tfserving_error(error: TFServingError) -> Response:
-        return error_response(error.status, str(error))
+        return error_response(error.status, str(error),
+                              {"Allow": error.allow} if error.allow else None)
 
     @blueprint.errorhandler(InvalidRequest)
     def invalid(error: InvalidRequest) -> Response:

@@ -6,13 +6,14 @@ what they do and answer.
 from __future__ import annotations
 
 from flask import Blueprint
-from flask_restx import Api, Resource
+from flask_restx import Resource
 
 from ... import __version__
 from ..keys import KeyRing
 from ..access import install_auth
 from ..common import json_response
 from ..errors import register_api_errors
+from ..openapi import DocumentedApi
 from .models import Embed, ModelList, ModelStatus, Predict, Reload
 from .namespace import guarded, ns
 from .text_tools import Similarity, Tokenize
@@ -54,11 +55,13 @@ def create_blueprint(keyring: KeyRing | None = None, swagger_ui: bool = True) ->
     but the namespace's route table)."""
     blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
     secured = bool(keyring)
-    api = Api(blueprint, version=__version__, title="Sentence Embeddings Server",
-              description="Sentence embeddings from TensorFlow models",
-              doc="/" if swagger_ui else False,
-              authorizations=AUTHORIZATIONS if secured else None,
-              security=[{"apiKey": []}, {"bearer": []}] if secured else None)
+    api = DocumentedApi(
+        blueprint, version=__version__, title="Sentence Embeddings Server",
+        description="Sentence embeddings from TensorFlow models: the native API, and "
+        "OpenAI- and TF Serving-compatible endpoints",
+        doc="/" if swagger_ui else False,
+        authorizations=AUTHORIZATIONS if secured else None,
+        security=[{"apiKey": []}, {"bearer": []}] if secured else None)
     install_auth(blueprint, keyring or KeyRing())
     api.representation("application/json")(json_response)
     api.add_namespace(ns)

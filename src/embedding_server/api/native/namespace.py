@@ -8,7 +8,9 @@ from flask_restx import Namespace
 
 from .schemas import register_models
 
-ns = Namespace("models", description="Served models: status and embeddings")
+#: Named for its group in the whole API's document; its routes stay under /models.
+ns = Namespace("native", path="/models",
+               description="The native API: model status, embeddings, similarity, tokens")
 schema = register_models(ns)
 
 #: What any resource of the namespace may answer besides its own statuses.
