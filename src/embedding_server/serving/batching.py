@@ -144,7 +144,7 @@ class MicroBatcher:
     def _enqueue(self, job: _Job) -> None:
         """Queue a job (the lock held), or refuse it when the queue is full."""
         if len(self._queue) >= self.max_queue:
-            raise queue_full(self.name, len(self._queue))
+            raise queue_full(self.name, len(self._queue), self._metrics)
         if self._thread is None:
             # Started on first use, in the process that serves: a thread
             # started before gunicorn forks would not exist in the workers.

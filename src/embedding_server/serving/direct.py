@@ -33,7 +33,7 @@ class DirectRunner:
     def submit(self, rows: Sequence[Sequence[int]], key: Hashable = None) -> BatchResult:
         with self._lock:
             if self._in_flight >= self.max_queue:
-                raise queue_full(self.name, self._in_flight)
+                raise queue_full(self.name, self._in_flight, self._metrics)
             self._in_flight += 1
         if self._call is None:
             self._call = native_thread_call()  # in the serving process, after any fork

@@ -97,7 +97,9 @@ def direct_call(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def queue_full(name: str, waiting: int) -> QueueFull:
+def queue_full(name: str, waiting: int, metrics: ModelMetrics | None) -> QueueFull:
+    if metrics:
+        metrics.queue_rejected()
     return QueueFull(f"model {name!r} has {waiting} requests waiting (MAX_QUEUE); "
                      "retry shortly")
 
