@@ -40,7 +40,7 @@ class TFServingError(Exception):
     def __init__(self, message: str, status: int = 400, allow: str | None = None):
         super().__init__(message)
         self.status = status
-        #: A 405's Allow header: the method the path does take (RFC 9110 15.5.6).
+        #: A 405's Allow header: the methods the path takes.
         self.allow = allow
 
 
