@@ -30,7 +30,14 @@ setup(
         "cachetools>=5.3",
     ],
     extras_require={
+        # OpenTelemetry tracing (off until OTEL_EXPORTER_OTLP_ENDPOINT is set).
+        "tracing": [
+            "opentelemetry-sdk>=1.30",
+            "opentelemetry-exporter-otlp-proto-http>=1.30",
+        ],
         "test": [
+            "opentelemetry-sdk>=1.30",
+            "opentelemetry-exporter-otlp-proto-http>=1.30",
             "pytest>=8.0",
             "pytest-cov>=5.0",
             "flake8>=7.0",

@@ -98,6 +98,9 @@ def make_app(models_dir, tmp_path):
     for application in apps:
         application.extensions["watcher"].stop()
         application.extensions["registry"].close()
+        tracing = application.extensions["tracing"]
+        if tracing is not None:
+            tracing.shutdown()
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from .api.keys import build_keyring
 from .settings import Settings, check_can_serve, load_settings
 from .observability.logs import configure_logging
 from .observability.request_log import install_request_log
+from .observability.tracing import install_tracing
 from .serving.cache import make_cache
 from .serving.errors import ServingError
 from .serving.registry import ModelState, Registry
@@ -97,6 +98,9 @@ def create_app(config: Settings | Mapping[str, str] | None = None,
     log.log(level, "serving %d of %d configured models: %s", len(available),
             len(registry.names()), ", ".join(available) or "none")
     install_request_log(app)
+    # After the request log: its request id is a span attribute, and its
+    # access line (written last) shows the span's trace id.
+    app.extensions["tracing"] = install_tracing(app, config)
     register_app_errors(app)
     install_rate_limits(app, config, keyring)
     install_response_headers(app, config)

@@ -91,6 +91,14 @@ def parse_log_format(raw: str) -> str:
     return value
 
 
+def parse_traces_exporter(raw: str) -> str:
+    # OTLP is the one exporter shipped; another name would silently trace nothing.
+    value = raw.strip().lower()
+    if value not in ("otlp", "none"):
+        raise ValueError("expected otlp or none")
+    return value
+
+
 def parse_model_files(raw: str) -> tuple[str, ...]:
     files = parse_list(raw)
     if len(files) != 4:
@@ -163,6 +171,19 @@ class Settings:
     LOG_FORMAT: str = setting(
         "text", parse_log_format,
         "text (one readable line per record) or json (one JSON object per line)")
+    # OpenTelemetry's own names: tracing is on once an OTLP endpoint is set.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = setting(
+        "", str,
+        "OpenTelemetry collector's OTLP/HTTP base URL (/v1/traces is appended); set, it "
+        "turns tracing on")
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str = setting(
+        "", str, "the full OTLP/HTTP URL for traces; wins over OTEL_EXPORTER_OTLP_ENDPOINT")
+    OTEL_SERVICE_NAME: str = setting(
+        "embedding-server", str, "service.name of the spans")
+    OTEL_TRACES_EXPORTER: str = setting(
+        "otlp", parse_traces_exporter, "otlp, or none: no tracing whatever the endpoint")
+    OTEL_SDK_DISABLED: bool = setting(
+        "false", parse_bool, "true: no tracing whatever the endpoint")
     MODELS_BASE_DIR: str = setting(
         "models", str, "directory holding one sub-directory per model")
     MODEL_NAMES: tuple[str, ...] = setting(

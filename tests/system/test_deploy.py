@@ -35,3 +35,4 @@ def test_dockerfile_passes_hadolint():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "HEALTHCHECK" in dockerfile and "\nUSER " in dockerfile
     assert dockerfile.count("\nFROM ") >= 1 and dockerfile.count("FROM ") >= 2  # multi-stage
+    assert "./[tracing]" in dockerfile  # tracing needs only OTEL_* variables in the image

@@ -77,6 +77,6 @@ def not_json(mimetype: str, error: Exception) -> HTTPException:
 def timing(name: str, result: Embeddings) -> None:
     """Notes what served the request (for the access log) and where its time
     went, in ms, as text-embeddings-inference reports it (response headers)."""
-    note_model(name, result.version, result.batch_size)
+    note_model(name, result.version, result.batch_size, result)
     add_headers(("X-Queue-Time", f"{result.queued_s * 1000:.3f}"),
                 ("X-Inference-Time", f"{result.inference_s * 1000:.3f}"))

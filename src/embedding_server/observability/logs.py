@@ -9,11 +9,14 @@ from datetime import datetime, timezone
 import orjson
 
 PACKAGE_LOGGER = "embedding_server"
+#: Libraries whose warnings belong in our log: the OpenTelemetry SDK's
+#: (a collector that cannot be reached) would otherwise go to bare stderr.
+LIBRARY_LOGGERS = ("opentelemetry",)
 FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
 #: Record attributes a request's log lines carry (see request_log), in output order.
 REQUEST_FIELDS = ("request_id", "method", "endpoint", "path", "model", "version", "status",
-                  "latency_ms", "batch_size")
+                  "latency_ms", "batch_size", "trace_id")
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,10 +43,11 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: int, log_file: str, console: bool,
                       log_format: str = "text") -> logging.Logger:
     """(Re)install this package's handlers; calling it twice never doubles lines."""
-    logger = logging.getLogger(PACKAGE_LOGGER)
-    for handler in [h for h in logger.handlers if getattr(h, "_ours", False)]:
-        logger.removeHandler(handler)
-        handler.close()
+    loggers = [logging.getLogger(name) for name in (PACKAGE_LOGGER, *LIBRARY_LOGGERS)]
+    for owned in loggers:
+        for handler in [h for h in owned.handlers if getattr(h, "_ours", False)]:
+            owned.removeHandler(handler)
+            handler.close()  # shared by the loggers: closing again does nothing
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = []
     if log_file:
@@ -55,8 +59,13 @@ def configure_logging(level: int, log_file: str, console: bool,
     for handler in handlers:
         handler._ours = True  # type: ignore[attr-defined]
         handler.setFormatter(formatter)
-        logger.addHandler(handler)
+    logger, *libraries = loggers
+    for owned in loggers:
+        for handler in handlers:
+            owned.addHandler(handler)
+        # Our handlers are the whole story; the root logger would print twice.
+        owned.propagate = False
     logger.setLevel(level)
-    # Our handlers are the whole story; the root logger would print twice.
-    logger.propagate = False
+    for library in libraries:  # their warnings come in, their info chatter stays out
+        library.setLevel(max(level, logging.WARNING))
     return logger

@@ -7,6 +7,8 @@ import re
 import secrets
 import time
 
+from typing import Any
+
 from flask import Flask, Response, g, request
 
 from .metrics import observe_request
@@ -29,10 +31,11 @@ def request_id_from(header: str | None) -> str:
     return secrets.token_hex(16)  # as random as uuid4, a third of its cost
 
 
-def note_model(model: str, version: int, batch_size: int) -> None:
-    """What served this request, for its access-log line (one attribute: each
-    access through Flask's `g` proxy costs a context lookup)."""
-    g.served = (model, version, batch_size)
+def note_model(model: str, version: int, batch_size: int, stages: Any = None) -> None:
+    """What served this request, for its access-log line and, when tracing
+    is on, its spans (`stages`: the embedding's timings; see tracing.Stages).
+    One attribute: each access through Flask's `g` proxy costs a context lookup."""
+    g.served = (model, version, batch_size, stages)
 
 
 def add_headers(*pairs: tuple[str, str], environ: dict | None = None) -> None:
@@ -63,13 +66,16 @@ def install_request_log(app: Flask) -> None:
         endpoint = rule.rule if rule else "unmatched"
         observe_request(endpoint, current.method, response.status_code, seconds)
         if log.isEnabledFor(logging.INFO):
-            model, version, batch_size = g.get("served") or (None, None, None)
-            log.info("%s %s %d %.1fms request_id=%s", request.method, request.path,
+            model, version, batch_size, _ = context.get("served") or (None, None, None, None)
+            # Set by tracing (when on), so a log line leads to its trace.
+            trace_id = context.get("trace_id")
+            log.info("%s %s %d %.1fms request_id=%s%s", request.method, request.path,
                      response.status_code, seconds * 1000, request_id,
+                     f" trace_id={trace_id}" if trace_id else "",
                      extra={"request_id": request_id, "method": request.method,
                             "endpoint": endpoint, "path": request.path,
                             "model": model, "version": version,
                             "status": response.status_code,
                             "latency_ms": round(seconds * 1000, 3),
-                            "batch_size": batch_size})
+                            "batch_size": batch_size, "trace_id": trace_id})
         return response

@@ -11,6 +11,7 @@ quick (`INLINE_RUN_LIMIT_S`).
 from __future__ import annotations
 
 import collections
+import itertools
 import statistics
 import threading
 import time
@@ -38,6 +39,7 @@ class _Job:
     queued_s: float = 0.0
     inference_s: float = 0.0
     batch_size: int = 0
+    batch: int = 0
 
 
 #: The longest a batch waits for the event loop to settle (see `loop_settle`).
@@ -100,6 +102,7 @@ class MicroBatcher:
         self._thread: threading.Thread | None = None
         # How long the latest runs of max_size rows or more took, in the running thread.
         self._full_runs: collections.deque[float] = collections.deque(maxlen=8)
+        self._runs = itertools.count(1)
 
     def depth(self) -> int:
         """Requests waiting, not counting the batch being run."""
@@ -139,7 +142,7 @@ class MicroBatcher:
                     f"{self.request_timeout_s * 1000:.0f} ms (REQUEST_TIMEOUT_MS)")
         if job.error is not None or job.result is None:
             raise failed(job.error or RuntimeError("the batch set no result"))
-        return BatchResult(job.result, job.queued_s, job.inference_s, job.batch_size)
+        return BatchResult(job.result, job.queued_s, job.inference_s, job.batch_size, job.batch)
 
     def _enqueue(self, job: _Job) -> None:
         """Queue a job (the lock held), or refuse it when the queue is full."""
@@ -166,7 +169,7 @@ class MicroBatcher:
             vectors, inference_s = self._execute(rows, key, direct_call)
         except Exception as error:
             raise failed(error) from error
-        return BatchResult(vectors, 0.0, inference_s, len(rows))
+        return BatchResult(vectors, 0.0, inference_s, len(rows), next(self._runs))
 
     def _execute(self, rows: Sequence[Sequence[int]], key: Hashable,
                  call: Callable[..., Any]) -> tuple[np.ndarray, float]:
@@ -261,11 +264,12 @@ class MicroBatcher:
                 job.error = error
                 job.done.set()
             return
-        offset = 0
+        offset, number = 0, next(self._runs)
         for job in batch:
             job.result = vectors[offset:offset + len(job.rows)]
             job.queued_s = started - job.enqueued
             job.inference_s = inference_s
             job.batch_size = len(rows)
+            job.batch = number
             offset += len(job.rows)
             job.done.set()

@@ -1,6 +1,7 @@
 """BATCHING=false: each request runs alone, within the same bounds."""
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any, Callable, Hashable, Sequence
 
@@ -26,6 +27,7 @@ class DirectRunner:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._call: Callable[..., Any] | None = None
+        self._runs = itertools.count(1)
 
     def depth(self) -> int:
         return self._in_flight
@@ -43,7 +45,7 @@ class DirectRunner:
         except Exception as error:
             raise failed(error) from error
         else:
-            return BatchResult(vectors, 0.0, inference_s, len(rows))
+            return BatchResult(vectors, 0.0, inference_s, len(rows), next(self._runs))
         finally:
             with self._lock:
                 self._in_flight -= 1

@@ -25,12 +25,14 @@ RunRows = Callable[[Sequence[Sequence[int]], Hashable], np.ndarray]
 
 @dataclass(frozen=True)
 class BatchResult:
-    """A request's vectors, with the time it waited, its batch's run time
-    and how many texts that batch held."""
+    """A request's vectors, with the time it waited, its batch's run time,
+    how many texts that batch held and its number among the scheduler's runs
+    (requests that share a batch share the number: tracing shows it)."""
     vectors: np.ndarray
     queued_s: float
     inference_s: float
     batch_size: int
+    batch: int = 0
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Hashable, Iterable, Mapping, Sequence, cast
 
@@ -24,7 +25,12 @@ from .backends.runner import Runner
 class Embeddings:
     """Vectors in input order, with each text's tokens after OOV replacement,
     the time the request waited for its batch and the batch's run took, the
-    texts in that batch, and the model version that computed them."""
+    texts in that batch, and the model version that computed them.
+
+    `submitted` (a `time.perf_counter()` reading; 0 when every text came from
+    the cache) is when the rows went to the scheduler, after `tokenize_s` of
+    tokenizing: with `queued_s` and `inference_s` it places each stage in
+    time, for tracing, without the serving layer knowing of tracing."""
     vectors: np.ndarray
     tokens: list[list[str]]
     queued_s: float = 0.0
@@ -33,6 +39,14 @@ class Embeddings:
     version: int = 1
     words: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    tokenize_s: float = 0.0
+    submitted: float = 0.0
+    batch: int = 0
+    cache_hits: int = 0
+
+
+#: What a request answered wholly from the cache reports of its (absent) model run.
+_NOT_RUN = Embeddings(vectors=np.empty((0, 0)), tokens=[])
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -145,19 +159,25 @@ class Servable:
     def _compute(self, texts: Sequence[str], max_length: int, key: Hashable) -> Embeddings:
         if self.runner.takes_text:
             return self._compute_text(texts, key)
+        started = time.perf_counter()
         encoded = encode(texts, self.vocabulary, max_length, self.signature.truncating)
+        submitted = time.perf_counter()
         result = self.scheduler.submit(encoded.rows, key)
         if self.metrics:
             self.metrics.embedded(len(texts), encoded.word_count, encoded.unknown_count)
         return Embeddings(vectors=result.vectors, tokens=encoded.tokens,
                           queued_s=result.queued_s, inference_s=result.inference_s,
                           batch_size=result.batch_size, version=self.version,
-                          words=encoded.words, unknown=encoded.unknown)
+                          words=encoded.words, unknown=encoded.unknown,
+                          tokenize_s=submitted - started, submitted=submitted,
+                          batch=result.batch)
 
     def _compute_text(self, texts: Sequence[str], key: Hashable) -> Embeddings:
         """A model that tokenizes for itself is fed the texts; the tokens in
         the response are the server's tokenizer's words, for information."""
+        started = time.perf_counter()
         words = [tokenize(text) for text in texts]
+        submitted = time.perf_counter()
         # A model that takes text is fed texts where others are fed id rows.
         result = self.scheduler.submit(cast(Sequence[Sequence[int]], list(texts)), key)
         if self.metrics:
@@ -165,7 +185,8 @@ class Servable:
         return Embeddings(vectors=result.vectors, tokens=words, queued_s=result.queued_s,
                           inference_s=result.inference_s, batch_size=result.batch_size,
                           version=self.version, words=[len(w) for w in words],
-                          unknown=[0] * len(texts))
+                          unknown=[0] * len(texts), tokenize_s=submitted - started,
+                          submitted=submitted, batch=result.batch)
 
     @staticmethod
     def _entry(computed: Embeddings, row: int) -> Cached:
@@ -197,14 +218,12 @@ class Servable:
             for i, entry in zip(missing, fresh):
                 found[i] = entry
         entries = cast(list[Cached], found)  # every miss is filled by now
-        return Embeddings(vectors=np.stack([entry.vector for entry in entries]),
-                          tokens=[entry.tokens for entry in entries],
-                          queued_s=computed.queued_s if computed else 0.0,
-                          inference_s=computed.inference_s if computed else 0.0,
-                          batch_size=computed.batch_size if computed else 0,
-                          version=self.version,
-                          words=[entry.words for entry in entries],
-                          unknown=[entry.unknown for entry in entries])
+        # The misses' run (its timings and batch), with every text's entry.
+        return replace(computed or _NOT_RUN,
+                       vectors=np.stack([entry.vector for entry in entries]),
+                       tokens=[entry.tokens for entry in entries], version=self.version,
+                       words=[entry.words for entry in entries],
+                       unknown=[entry.unknown for entry in entries], cache_hits=len(hits))
 
     def embed_ids(self, rows: Sequence[Sequence[int]], length: int | None = None) -> Embeddings:
         """Embed texts given as the model's own token ids (OpenAI's token
@@ -219,13 +238,15 @@ class Servable:
                                        f"model's vocabulary (0 to {top})")
         max_length = self.length_for(length)
         fed = [truncate(list(row), max_length, self.signature.truncating) for row in rows]
+        submitted = time.perf_counter()
         result = self.scheduler.submit(fed, None)
         if self.metrics:
             self.metrics.embedded(len(rows), sum(map(len, rows)), 0)
         return Embeddings(vectors=result.vectors, tokens=[[] for _ in rows],
                           queued_s=result.queued_s, inference_s=result.inference_s,
                           batch_size=result.batch_size, version=self.version,
-                          words=[len(row) for row in fed], unknown=[0] * len(rows))
+                          words=[len(row) for row in fed], unknown=[0] * len(rows),
+                          submitted=submitted, batch=result.batch)
 
     def explain(self, texts: Sequence[str], length: int | None = None) -> list[Explained]:
         """How each text becomes ids for this model (no model run)."""
