@@ -115,7 +115,8 @@ def install_tracing(app: Flask, settings: Settings) -> TracerProvider | None:
         span = g.pop("span", None)
         if span is not None:
             served = g.get("served")
-            if served is not None:
+            # An unsampled request's span records nothing: no attributes, no stages.
+            if served is not None and span.is_recording():
                 model, version, _, stages = served
                 span.set_attributes({"embedding.model": model,
                                      "embedding.model.version": version})
