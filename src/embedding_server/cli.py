@@ -1,4 +1,5 @@
-"""`my-server-manage`: run the server, check models, build the demo models."""
+"""`my-server-manage`: run the server, check models, build the demo models,
+export and import models (migrate/commands.py)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .migrate.commands import export_command, import_vectors_command
 from .settings import Settings, ConfigError, check_can_serve, load_settings
 from .worker import gunicorn as server
 
@@ -179,3 +181,7 @@ def build_demo_models_command(directory: str | None) -> None:
     target = directory or _config().MODELS_BASE_DIR
     for path in build_demo_models(target):
         click.echo(f"built {path}")
+
+
+main.add_command(export_command)
+main.add_command(import_vectors_command)

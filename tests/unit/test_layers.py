@@ -10,12 +10,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "embedding_server"
 
 #: Each layer and the layers it must never import, top of the stack first.
 FORBIDDEN = {
-    "worker": {"cli"},
-    "app": {"cli", "worker"},
-    "api": {"cli", "app", "worker"},
-    "serving": {"cli", "app", "worker", "api"},
-    "observability": {"cli", "app", "worker", "api", "serving"},
-    "settings": {"cli", "app", "worker", "api", "serving", "observability"},
+    "worker": {"cli", "migrate"},
+    "app": {"cli", "worker", "migrate"},
+    # Operator tools beside the server: they use models, never serve them.
+    "migrate": {"cli", "app", "worker", "api"},
+    "api": {"cli", "app", "worker", "migrate"},
+    "serving": {"cli", "app", "worker", "api", "migrate"},
+    "observability": {"cli", "app", "worker", "api", "serving", "migrate"},
+    "settings": {"cli", "app", "worker", "api", "serving", "observability", "migrate"},
 }
 
 
