@@ -186,3 +186,12 @@ def test_the_highest_version_by_default_or_the_one_asked(models_dir, tmp_path):
     config = json.loads((tmp_path / "out" / "3" / "net_config.json").read_text())
     assert config["exported_from"]["checkpoint_format"] == "V2"
     assert sorted(os.listdir(tmp_path / "out")) == ["1", "3"]
+
+
+def test_a_refused_export_leaves_nothing_behind(sources, tmp_path, monkeypatch):
+    import embedding_server.migrate.export as export
+    # A tolerance no export can meet: the verification refuses it, as it would a changed weight.
+    monkeypatch.setattr(export, "TOLERANCE", -1.0)
+    with pytest.raises(ExportError, match="differs from the model by up to 0"):
+        export_model(settings_for(sources), "bow-spanish", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..settings import Settings
-from ..serving.backends.tf1 import TF1Runner
+from ..serving.backends.tf1 import TF1Runner, describe_tf_error
 from ..serving.backends.tf2 import is_saved_model
 from ..serving.signature import Signature
 from ..serving.text import to_batch
@@ -209,14 +209,23 @@ def export_model(settings: Settings, name: str, out_dir: str,
     except ValidationError as error:
         raise ExportError(f"model {name!r} version {version} is not valid: "
                           + "; ".join(error.problems)) from None
+    try:
+        runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature)
+    except Exception as error:  # TensorFlow raises many kinds; each is a load problem
+        raise ExportError(f"model {name!r} version {version} cannot be loaded: "
+                          f"{describe_tf_error(error)}") from None
+    created = not os.path.isdir(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     # Built beside the target and renamed into place whole: a server polling
     # out_dir never sees a half-written version.
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=out_dir)
-    runner = TF1Runner(source.meta_graph, source.checkpoint_prefix, source.signature)
     try:
-        module = build_module(runner, source)
-        tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
+        try:
+            module = build_module(runner, source)
+            tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
+        except Exception as error:  # an op or a graph TensorFlow 2 cannot take over
+            raise ExportError(f"model {name!r} version {version} cannot be exported: "
+                              f"{describe_tf_error(error)}") from None
         shutil.copy(os.path.join(path, files.vocabulary),
                     os.path.join(staging, files.vocabulary))
         write_config(os.path.join(staging, files.net_config), source, runner, name, version)
@@ -226,6 +235,8 @@ def export_model(settings: Settings, name: str, out_dir: str,
     finally:
         runner.close()
         shutil.rmtree(staging, ignore_errors=True)
+        if created and not os.listdir(out_dir):  # a refused export leaves nothing
+            os.rmdir(out_dir)
     return ExportReport(name, version, target, rows, lengths, worst)
 
 

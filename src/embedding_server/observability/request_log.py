@@ -6,7 +6,6 @@ import logging
 import re
 import secrets
 import time
-
 from typing import Any
 
 from flask import Flask, Response, g, request
