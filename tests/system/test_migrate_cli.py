@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import subprocess
 
@@ -87,3 +88,30 @@ def test_the_readmes_export_example_prints_what_it_shows(models_dir, tmp_path):
     exported = tf.saved_model.load(str(tmp_path / "exported" / "lstm-multilingual" / "1"))
     embedding = exported.signatures["serving_default"](**columns)["embedding"]
     assert embedding.shape == (1, 256)
+
+
+def test_import_vectors_shows_a_progress_bar_on_a_terminal_only(tmp_path):
+    import_cost.write_vectors(tmp_path / "v.vec", 2000, 8)
+    command = [str(BIN / "my-server-manage"), "import-vectors", str(tmp_path / "v.vec"), "m",
+               "--models-dir", str(tmp_path / "models")]
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=follower)
+        os.close(follower)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        assert process.wait(timeout=300) == 0
+    finally:
+        os.close(leader)
+    assert b"reading vectors" in terminal and b"100%" in terminal
+    piped = subprocess.run(command[:-2] + ["--models-dir", str(tmp_path / "piped")],
+                           capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and "reading vectors" not in piped.stderr + piped.stdout

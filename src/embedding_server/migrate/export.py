@@ -144,7 +144,7 @@ def build_module(runner: TF1Runner, source: ModelSource) -> _Exported:
     graph, signature = runner.graph, source.signature
     graph_def = tf.compat.v1.graph_util.extract_sub_graph(
         graph.as_graph_def(), [signature.output.split(":")[0]])
-    reads = {}
+    reads, kinds = {}, {}
     with graph.as_default():
         for node in graph_def.node:
             if node.op not in VARIABLE_OPS:
@@ -153,18 +153,19 @@ def build_module(runner: TF1Runner, source: ModelSource) -> _Exported:
             reads[node.name] = (tf.raw_ops.ReadVariableOp(
                 resource=tensor, dtype=tf.as_dtype(node.attr["dtype"].type))
                 if node.op == "VarHandleOp" else tensor)
+            kinds[node.name] = node.op
     values = runner.session.run(reads)
-    variables = {name: (next(n.op for n in graph_def.node if n.name == name), value)
-                 for name, value in values.items()}
+    variables = {name: (kinds[name], value) for name, value in values.items()}
     # Constant feeds become constants of their placeholders' dtypes.
     feeds = {name: np.asarray(value, dtype=graph.get_tensor_by_name(name).dtype.as_numpy_dtype)
              for name, value in signature.feeds.items()}
     input_tensor = graph.get_tensor_by_name(signature.input)
     length_dtype = (graph.get_tensor_by_name(signature.sequence_length_input).dtype
                     if signature.sequence_length_input else None)
+    # A model fed at one width (static, or pad_to_max_length) keeps it: a
+    # narrower batch could compute something else.
     return _Exported(graph_def, variables, signature, feeds, input_tensor.dtype, length_dtype,
-                     runner.fixed_width if input_tensor.shape.rank == 2 and
-                     input_tensor.shape[1] is not None else None)
+                     runner.fixed_width)
 
 
 def verify(runner: TF1Runner, source: ModelSource, directory: str) -> tuple[int, int, float]:
