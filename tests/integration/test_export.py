@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from embedding_server.migrate.export import (
-    TOLERANCE, ExportError, build_module, export_model, length_ladder, verify)
+    TOLERANCE, ExportError, build_module, export_model, length_ladder, unique_functions, verify)
 from embedding_server.serving.backends.tf1 import TF1Runner
 from embedding_server.serving.text import to_batch
 from embedding_server.serving.validation import ModelFiles, validate_model_dir
@@ -204,3 +204,20 @@ def test_a_refused_export_leaves_nothing_behind(sources, tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="differs from the model by up to 0"):
         export_model(settings_for(sources), "bow-spanish", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_each_import_of_a_loop_gets_function_names_of_its_own(sources):
+    """A while loop's body and condition are functions registered by name in
+    the process; every import renames them, so two can never clash."""
+    runner, _ = tf1_runner(sources / "lstm-multilingual")
+    graph_def = runner.graph.as_graph_def()
+    runner.close()
+    names = {function.signature.name for function in graph_def.library.function}
+    assert names  # the LSTM's loop
+    renamed = unique_functions(graph_def, "x1")
+    assert {function.signature.name for function in renamed.library.function} == {
+        f"{name}_x1" for name in names}
+    called = {attr.func.name for node in renamed.node for attr in node.attr.values()
+              if attr.WhichOneof("value") == "func"}
+    assert called and all(name.endswith("_x1") for name in called)
+    assert {function.signature.name for function in graph_def.library.function} == names

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -134,9 +135,43 @@ class _Exported(tf.Module):
             mapping[f"{name}:0"] = (tf.identity(variable.handle)
                                     if self._kinds[name] == "VarHandleOp"
                                     else variable.read_value())
+        # Each import's functions get names no other import in the process has.
+        graph_def = unique_functions(self._graph_def, uuid.uuid4().hex[:12])
         (output,) = tf.compat.v1.import_graph_def(
-            self._graph_def, input_map=mapping, return_elements=[signature.output], name="")
+            graph_def, input_map=mapping, return_elements=[signature.output], name="")
         return {OUTPUT: tf.cast(output, tf.float32)}
+
+
+def unique_functions(graph_def: Any, suffix: str) -> Any:
+    """A copy of `graph_def` with its function library (a TF1 while loop's
+    body and condition) renamed with `suffix`. Importing registers the
+    functions by name in the process's eager context, where a function of the
+    same name and another definition (seen in CI: the LSTM's loop body) is
+    refused."""
+    copy = type(graph_def)()
+    copy.CopyFrom(graph_def)
+    graph_def = copy
+    renamed = {function.signature.name: f"{function.signature.name}_{suffix}"
+               for function in graph_def.library.function}
+
+    def rename(nodes: Any) -> None:
+        for node in nodes:
+            node.op = renamed.get(node.op, node.op)  # a function called as an op
+            for attr in node.attr.values():
+                kind = attr.WhichOneof("value")
+                if kind == "func":
+                    attr.func.name = renamed.get(attr.func.name, attr.func.name)
+                elif kind == "list":
+                    for function in attr.list.func:
+                        function.name = renamed.get(function.name, function.name)
+
+    rename(graph_def.node)
+    for function in graph_def.library.function:
+        function.signature.name = renamed[function.signature.name]
+        rename(function.node_def)
+    for gradient in graph_def.library.gradient:
+        gradient.function_name = renamed.get(gradient.function_name, gradient.function_name)
+    return graph_def
 
 
 def build_module(runner: TF1Runner, source: ModelSource) -> _Exported:
