@@ -1,7 +1,10 @@
 """Versions on disk: discovery, fingerprints, and which versions to try."""
 import os
 
-from embedding_server.serving.versions import OnDisk, candidates, fingerprint, scan, settled
+import pytest
+
+from embedding_server.serving.versions import (
+    OnDisk, candidates, fingerprint, scan, settled, staged)
 
 
 def write(path, text="x"):
@@ -70,3 +73,31 @@ def test_a_failed_version_is_retried_only_once_its_files_change():
 def test_when_the_served_version_is_gone_the_newest_remaining_takes_over():
     disk = found(v1=(), v2=())
     assert candidates(disk, {1, 2}, 3, {}) == [2, 1]
+
+
+def test_a_staged_directory_appears_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "model" / "2"
+    with staged(str(target)) as staging:
+        open(os.path.join(staging, "saved_model.pb"), "w").close()
+        assert not target.exists()  # nothing in place while it is built
+        assert scan(str(tmp_path / "model")) == {}  # the staging name is no version
+    assert os.listdir(target) == ["saved_model.pb"]
+    assert os.listdir(tmp_path / "model") == ["2"]
+
+
+def test_a_failed_build_leaves_nothing_and_replace_is_asked_for(tmp_path):
+    target = tmp_path / "m"
+    with pytest.raises(RuntimeError):
+        with staged(str(target)) as staging:
+            open(os.path.join(staging, "half"), "w").close()
+            raise RuntimeError("the build failed")
+    assert os.listdir(tmp_path) == []
+    target.mkdir()
+    (target / "old").write_text("")
+    with pytest.raises(OSError):  # an existing directory is not replaced unless asked
+        with staged(str(target)):
+            pass
+    assert os.listdir(target) == ["old"] and os.listdir(tmp_path) == ["m"]
+    with staged(str(target), replace=True) as staging:
+        open(os.path.join(staging, "new"), "w").close()
+    assert os.listdir(target) == ["new"] and os.listdir(tmp_path) == ["m"]

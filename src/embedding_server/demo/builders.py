@@ -17,6 +17,7 @@ import numpy as np
 from ..tensorflow_import import tf
 
 from ..serving.signature import BOW_SPANISH
+from ..serving.versions import staged
 from .words import LANGUAGES, load_words, multilingual_words
 
 OOV_TOKEN = "<OOV>"
@@ -233,16 +234,9 @@ def build_demo_models(base_dir: str, names: tuple[str, ...] = DEMO_MODELS) -> li
     directories = []
     for name in names:
         directory = os.path.join(base_dir, name)
-        # Build beside the target and swap it in whole, so a server polling
+        # Built beside the target and swapped in whole, so a server polling
         # the directory never sees a half-written model or stale files.
-        staging = tempfile.mkdtemp(prefix=f".{name}-", dir=base_dir)
-        try:
+        with staged(directory, replace=True) as staging:
             BUILDERS[name](staging)
-            os.chmod(staging, 0o755)  # mkdtemp makes it private
-            if os.path.isdir(directory):
-                shutil.rmtree(directory)
-            os.replace(staging, directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         directories.append(directory)
     return directories

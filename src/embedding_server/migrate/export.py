@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -28,7 +27,7 @@ from ..serving.backends.tf2 import is_saved_model
 from ..serving.signature import Signature
 from ..serving.text import to_batch
 from ..serving.validation import ModelFiles, ModelSource, ValidationError, validate_model_dir
-from ..serving.versions import scan
+from ..serving.versions import scan, staged
 from ..tensorflow_import import tf
 
 TOLERANCE = 1e-5
@@ -251,28 +250,24 @@ def export_model(settings: Settings, name: str, out_dir: str,
         raise ExportError(f"model {name!r} version {version} cannot be loaded: "
                           f"{describe_tf_error(error)}") from None
     created = not os.path.isdir(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    # Built beside the target and renamed into place whole: a server polling
-    # out_dir never sees a half-written version.
-    staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=out_dir)
     try:
-        try:
-            module = build_module(runner, source)
-            tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
-        except Exception as error:  # an op or a graph TensorFlow 2 cannot take over
-            raise ExportError(f"model {name!r} version {version} cannot be exported: "
-                              f"{describe_tf_error(error)}") from None
-        shutil.copy(os.path.join(path, files.vocabulary),
-                    os.path.join(staging, files.vocabulary))
-        write_config(os.path.join(staging, files.net_config), source, runner, name, version)
-        rows, lengths, worst = verify(runner, source, staging)
-        os.chmod(staging, 0o755)  # mkdtemp makes it private
-        os.replace(staging, target)
+        with staged(target) as staging:
+            try:
+                module = build_module(runner, source)
+                tf.saved_model.save(module, staging,
+                                    signatures={"serving_default": module.serve})
+            except Exception as error:  # an op or a graph TensorFlow 2 cannot take over
+                raise ExportError(f"model {name!r} version {version} cannot be exported: "
+                                  f"{describe_tf_error(error)}") from None
+            shutil.copy(os.path.join(path, files.vocabulary),
+                        os.path.join(staging, files.vocabulary))
+            write_config(os.path.join(staging, files.net_config), source, runner, name,
+                         version)
+            rows, lengths, worst = verify(runner, source, staging)
     finally:
         runner.close()
-        shutil.rmtree(staging, ignore_errors=True)
-        if created and not os.listdir(out_dir):  # a refused export leaves nothing
-            os.rmdir(out_dir)
+        if created and os.path.isdir(out_dir) and not os.listdir(out_dir):
+            os.rmdir(out_dir)  # a refused export leaves nothing
     return ExportReport(name, version, target, rows, lengths, worst)
 
 

@@ -19,15 +19,13 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Callable
 
 import numpy as np
 
 from ..serving.text import tokenize
-from ..serving.versions import scan
+from ..serving.versions import scan, staged
 from ..tensorflow_import import tf
 
 PADDING_ID = 0
@@ -231,11 +229,9 @@ def import_vectors(path: str, models_dir: str, name: str, max_words: int = 200_0
     directory = os.path.join(model_dir, str(version))
     report = ImportReport(name, version, directory, len(vectors.words), int(table.shape[1]),
                           vectors.lines_read, vectors.skipped)
-    os.makedirs(model_dir, exist_ok=True)
     # Built beside the target and renamed into place whole, as the demo build
     # does: a server polling the directory never sees half a model.
-    staging = tempfile.mkdtemp(prefix=f".import-{version}-", dir=model_dir)
-    try:
+    with staged(directory) as staging:
         # The import's peak: TensorFlow copies the matrix into a tensor, then
         # into the variable (with the numpy table, 3 copies for a moment).
         module = BagOfWords(table, normalize)
@@ -251,10 +247,6 @@ def import_vectors(path: str, models_dir: str, name: str, max_words: int = 200_0
                            "vectors" + (", L2-normalised" if normalize else ""),
             "embedding_size": report.dimension, "vocabulary_size": report.words,
             "normalize": normalize, "serving": serving})
-        os.chmod(staging, 0o755)  # mkdtemp makes it private
-        os.replace(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return report
 
 

@@ -11,8 +11,11 @@ been rewritten (worth another try) from one that has not.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterator, Mapping
 
 #: Sorted (relative path, size, mtime_ns) of every file of a version.
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -85,3 +88,23 @@ def candidates(found: Mapping[int, OnDisk], stable: set[int], served: int | None
             continue
         chosen.append(version)
     return chosen
+
+
+@contextmanager
+def staged(target: str, replace: bool = False) -> Iterator[str]:
+    """A directory to build `target` in, beside it, renamed into place whole
+    when the block ends (an existing `target` is replaced only if `replace`);
+    removed if the block raises. A server scanning the parent never sees a
+    half-written model or version: the staging name starts with a dot, which
+    no model name or version number does."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}-", dir=parent)
+    try:
+        yield staging
+        os.chmod(staging, 0o755)  # mkdtemp makes it private
+        if replace and os.path.isdir(target):
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
