@@ -115,3 +115,16 @@ def test_import_vectors_shows_a_progress_bar_on_a_terminal_only(tmp_path):
     piped = subprocess.run(command[:-2] + ["--models-dir", str(tmp_path / "piped")],
                            capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0 and "reading vectors" not in piped.stderr + piped.stdout
+
+
+def test_import_vectors_names_its_files_as_model_files_says(tmp_path):
+    """An operator with their own MODEL_FILES gets a model their server reads."""
+    import_cost.write_vectors(tmp_path / "small.vec", 50, 4)
+    environ = test_environ(tmp_path / "models", tmp_path / "api.log", MODEL_NAMES="mine",
+                           MODEL_FILES="ckpt,config.json,graph.meta,vocab.json")
+    done = manage("import-vectors", str(tmp_path / "small.vec"), "mine",
+                  environ=environ, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert {"vocab.json", "config.json"} <= set(os.listdir(tmp_path / "models" / "mine" / "1"))
+    checked = manage("check", environ=environ, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout

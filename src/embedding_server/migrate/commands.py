@@ -67,14 +67,16 @@ def import_vectors_command(vectors_file: str, name: str, max_words: int, max_len
     next version of NAME under the models directory: a server that serves
     NAME picks it up on its next look (MODEL_POLL_SECONDS, SIGHUP or reload).
     """
+    from ..serving.validation import ModelFiles
     from .vectors import VectorsError, import_vectors, read_header
 
-    target = models_dir or _settings().MODELS_BASE_DIR
+    settings = _settings()
     try:
         count, _ = read_header(vectors_file)
         with _progress(min(count, max_words)) as advance:
-            report = import_vectors(vectors_file, target, name, max_words, max_length,
-                                    oov_token, normalize, advance)
+            report = import_vectors(vectors_file, models_dir or settings.MODELS_BASE_DIR, name,
+                                    max_words, max_length, oov_token, normalize, advance,
+                                    ModelFiles.from_names(settings.MODEL_FILES))
     except VectorsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {report.name} version {report.version} to {report.directory}: "

@@ -25,6 +25,8 @@ from typing import IO, Callable
 import numpy as np
 
 from ..serving.text import tokenize
+from ..serving.validation import ModelFiles
+from ..settings import Settings
 from ..serving.versions import scan, staged
 from ..tensorflow_import import tf
 
@@ -209,8 +211,12 @@ class ImportReport:
 def import_vectors(path: str, models_dir: str, name: str, max_words: int = 200_000,
                    max_length: int = 2000, oov_token: str | None = None,
                    normalize: bool = False,
-                   progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Write the next version of model `name` under `models_dir` from a vectors file."""
+                   progress: Callable[[int], None] | None = None,
+                   files: ModelFiles | None = None) -> ImportReport:
+    """Write the next version of model `name` under `models_dir` from a vectors
+    file; `files` names its vocabulary and config as the server reads them
+    (MODEL_FILES; default: the standard names)."""
+    files = files or ModelFiles.from_names(Settings().MODEL_FILES)
     if not _NAME.fullmatch(name):
         raise VectorsError(f"model name {name!r} must be letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit")
@@ -236,12 +242,12 @@ def import_vectors(path: str, models_dir: str, name: str, max_words: int = 200_0
         # into the variable (with the numpy table, 3 copies for a moment).
         module = BagOfWords(table, normalize)
         tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
-        _write_json(os.path.join(staging, "word_mapping.json"), mapping)
+        _write_json(os.path.join(staging, files.vocabulary), mapping)
         serving = {"input": IDS, "output": OUTPUT, "max_length": max_length,
                    "truncating": "post"}
         if oov_token:
             serving["oov_token"] = oov_token
-        _write_json(os.path.join(staging, "net_config.json"), {
+        _write_json(os.path.join(staging, files.net_config), {
             "model": name,
             "description": f"bag of words: the average of {os.path.basename(path)}'s "
                            "vectors" + (", L2-normalised" if normalize else ""),
